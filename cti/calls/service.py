@@ -1,0 +1,80 @@
+"""The call service: runs the tracker, publishes its events, hands finished calls to storage."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from cti.calls.model import CallEvent, CallEventType
+from cti.calls.tracker import CallTracker
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    """Where domain events go (the event bus)."""
+
+    async def publish(self, topic: str, message: dict[str, Any]) -> None: ...
+
+
+class CallSink(Protocol):
+    """Where finished calls go (the call writer); ``submit`` must never block."""
+
+    def submit(self, call: dict[str, Any]) -> None: ...
+
+
+class CallService:
+    """Apply AMI events to the tracker and fan the results out, in stream order."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        sink: CallSink,
+        *,
+        tracker: CallTracker | None = None,
+        clock: Callable[[], float] = time.time,
+        recent_limit: int = 200,
+    ) -> None:
+        self.tracker = tracker or CallTracker()
+        self.publisher = publisher
+        self.sink = sink
+        self.clock = clock
+        self.recent: deque[dict[str, Any]] = deque(maxlen=recent_limit)
+        self.published = 0
+
+    @property
+    def handled_events(self) -> frozenset[str]:
+        """AMI events the service needs; the AMI client may drop all others."""
+        return self.tracker.handled_events
+
+    async def on_event(self, message: Mapping[str, str]) -> None:
+        """Apply one AMI event."""
+        await self._emit(self.tracker.handle(message, self.clock()))
+
+    async def on_snapshot(
+        self, channels: Iterable[Mapping[str, str]], queue_entries: Iterable[Mapping[str, str]]
+    ) -> None:
+        """Reconcile with live state read back from Asterisk after a (re)connect."""
+        events = self.tracker.reconcile(channels, queue_entries, self.clock())
+        ended = sum(1 for event in events if event.type is CallEventType.ENDED)
+        log.info(
+            "resynchronised with Asterisk: %d live calls, %d ended while unseen",
+            len(self.tracker.calls),
+            ended,
+        )
+        await self._emit(events)
+
+    async def _emit(self, events: list[CallEvent]) -> None:
+        for event in events:
+            if event.type is CallEventType.ENDED:
+                self.sink.submit(event.call)
+                self.recent.appendleft(event.call)
+            await self.publisher.publish(event.type.value, event.to_dict())
+            self.published += 1
+
+    def active(self) -> list[dict[str, Any]]:
+        """Live calls, oldest first, as JSON-ready dicts."""
+        return [call.to_dict() for call in self.tracker.active()]

@@ -1,0 +1,118 @@
+"""Every setting of the server, read from the environment (prefix ``CTI_``) once, then passed in.
+
+A nested model per subsystem; ``CTI_AMI_HOST`` sets ``ami.host``. The table in
+README.md lists them all; ``tests/unit/test_settings.py`` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_AMI_SECRET = "demo-secret"
+DEMO_SECRET_KEY = "demo-insecure-secret-key-change-me"
+
+
+class AmiSettings(BaseModel):
+    """Asterisk manager interface (AMI) connection."""
+
+    host: str = Field("127.0.0.1", description="Asterisk host to connect to for AMI.")
+    port: int = Field(5038, ge=1, le=65535, description="AMI TCP port.")
+    username: str = Field("cti", description="AMI user from manager.conf.")
+    secret: SecretStr = Field(SecretStr(""), description="AMI user's secret. Required for serve.")
+    ping_interval: float = Field(10.0, gt=0, description="Seconds between keep-alive pings.")
+    action_timeout: float = Field(10.0, gt=0, description="Seconds to wait for an action reply.")
+    reconnect_min: float = Field(0.5, gt=0, description="First reconnect delay, seconds.")
+    reconnect_max: float = Field(30.0, gt=0, description="Longest reconnect delay, seconds.")
+    max_message_bytes: int = Field(
+        512 * 1024, ge=4096, description="Longer AMI messages are dropped and logged."
+    )
+
+
+class AgiSettings(BaseModel):
+    """FastAGI server the dialplan calls (``AGI(agi://host:port/ivr)``)."""
+
+    host: str = Field("127.0.0.1", description="FastAGI listen address.")
+    port: int = Field(4573, ge=0, le=65535, description="FastAGI listen port (0: any free).")
+
+
+class HttpSettings(BaseModel):
+    """HTTP API, WebSockets and pages."""
+
+    host: str = Field("127.0.0.1", description="HTTP listen address.")
+    port: int = Field(8080, ge=0, le=65535, description="HTTP listen port.")
+
+
+class DatabaseSettings(BaseModel):
+    """Relational storage."""
+
+    url: str = Field(
+        "sqlite+aiosqlite:///./var/cti.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///… or postgresql+asyncpg://…",
+    )
+
+
+class RedisSettings(BaseModel):
+    """Optional Redis: event bus and shared live state across processes."""
+
+    url: str | None = Field(None, description="redis://host:port/db; unset: in-process bus.")
+
+
+class LogSettings(BaseModel):
+    """Logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["json", "text"] = Field("json", description="json: one object per line.")
+
+
+class CallSettings(BaseModel):
+    """Call tracking."""
+
+    recent_limit: int = Field(200, ge=1, description="Finished calls kept in memory for the API.")
+
+
+class Settings(BaseSettings):
+    """The server's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CTI_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+    )
+
+    ami: AmiSettings = Field(default_factory=AmiSettings)
+    agi: AgiSettings = Field(default_factory=AgiSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    calls: CallSettings = Field(default_factory=CallSettings)
+    secret_key: SecretStr = Field(
+        SecretStr(""), description="Signs login tokens. Required outside the demo."
+    )
+    demo: bool = Field(False, description="Demo mode: demo secrets allowed, simulated PBX.")
+    data_dir: Path = Field(Path("var"), description="Folder for the SQLite file and caches.")
+
+    @model_validator(mode="after")
+    def _demo_defaults(self) -> Settings:
+        if self.demo:
+            if not self.secret_key.get_secret_value():
+                self.secret_key = SecretStr(DEMO_SECRET_KEY)
+            if not self.ami.secret.get_secret_value():
+                self.ami.secret = SecretStr(DEMO_AMI_SECRET)
+        return self
+
+    def refuse_insecure(self) -> list[str]:
+        """Return what keeps this configuration from running outside the demo."""
+        problems = []
+        key = self.secret_key.get_secret_value()
+        if not key or key == DEMO_SECRET_KEY or len(key) < 16:
+            problems.append("CTI_SECRET_KEY must be set to a random string of 16+ characters")
+        secret = self.ami.secret.get_secret_value()
+        if not secret or secret == DEMO_AMI_SECRET:
+            problems.append("CTI_AMI_SECRET must be set to the AMI user's secret")
+        return problems

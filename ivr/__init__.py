@@ -1,0 +1,1 @@
+"""The FastAGI IVR application: flows, prompts, DTMF and speech input."""

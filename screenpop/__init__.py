@@ -1,0 +1,1 @@
+"""Screen-pops: the WebSocket hub and the browser pages for agents, supervisors and admins."""
