@@ -53,6 +53,7 @@ class DatabaseSettings(BaseModel):
         "sqlite+aiosqlite:///./var/cti.db",
         description="SQLAlchemy async URL: sqlite+aiosqlite:///… or postgresql+asyncpg://…",
     )
+    auto_migrate: bool = Field(True, description="Apply pending migrations at start-up.")
 
 
 class RedisSettings(BaseModel):
@@ -116,3 +117,29 @@ class Settings(BaseSettings):
         if not secret or secret == DEMO_AMI_SECRET:
             problems.append("CTI_AMI_SECRET must be set to the AMI user's secret")
         return problems
+
+
+def settings_table() -> str:
+    """Every setting as a Markdown table: variable, default, meaning."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    defaults = Settings.model_construct()
+    for name, info in Settings.model_fields.items():
+        nested = info.default_factory
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            for sub, sub_info in nested.model_fields.items():
+                default = _show(sub_info.default)
+                env = f"CTI_{name}_{sub}".upper()
+                rows.append(f"| `{env}` | {default} | {sub_info.description} |")
+        else:
+            rows.append(
+                f"| `CTI_{name.upper()}` | {_show(getattr(defaults, name))} | {info.description} |"
+            )
+    return "\n".join(rows)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return "(none)" if not value.get_secret_value() else "(set)"
+    if value is None:
+        return "(none)"
+    return f"`{value}`"

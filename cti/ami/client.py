@@ -198,7 +198,7 @@ class AmiClient:
         self._ready = asyncio.Event()
         self._paused = False
         self._snapshots: dict[str, Snapshot] = {}
-        self._last_resync = 0.0
+        self._last_resync = -RESYNC_DEDUP_SECONDS
         self._closing = False
         self._connected = asyncio.Event()
         self._listeners: list[Callable[[LinkState], None]] = []
@@ -368,6 +368,7 @@ class AmiClient:
             protocol.close()
             raise AmiConnectionError(f"{where} sent no AMI banner") from exc
         self._protocol = protocol
+        self._last_resync = -RESYNC_DEDUP_SECONDS
         try:
             reply = await self.action(
                 "Login",
@@ -389,7 +390,7 @@ class AmiClient:
         self.version = banner.partition("/")[2]
         self.stats.connects += 1
         self._set_state(LinkState.CONNECTED)
-        if self.resync:
+        if self.resync and time.monotonic() - self._last_resync > RESYNC_DEDUP_SECONDS:
             self.request_resync()
         return self.version
 

@@ -132,24 +132,27 @@ def event_name(frame: bytes) -> bytes | None:
     return frame[7:end] if end >= 0 else frame[7:]
 
 
-def parse_message(frame: bytes, eol: str = "\r\n") -> AmiMessage:
-    """Parse one framed message into its headers.
+def parse_headers(frame: bytes, eol: str = "\r\n") -> AmiMessage:
+    """Parse one framed message (event, response or action) into its headers.
 
     A header repeated in one message (``Output`` of a ``Command`` reply, ``ChanVariable``)
     keeps every value, joined by ``\\n``. Lines that are not headers are skipped.
+    """
+    lines = frame.decode("utf-8", "replace").split(eol)
+    try:
+        message = dict(line.split(": ", 1) for line in lines)
+    except ValueError:
+        return _parse_lenient(lines)
+    return message if len(message) == len(lines) else _parse_lenient(lines)
+
+
+def parse_message(frame: bytes, eol: str = "\r\n") -> AmiMessage:
+    """Parse one message from Asterisk: an event or a response.
 
     Raises:
         AmiProtocolError: the message has neither an ``Event`` nor a ``Response`` header.
     """
-    text = frame.decode("utf-8", "replace")
-    lines = text.split(eol)
-    try:
-        message = dict(line.split(": ", 1) for line in lines)
-    except ValueError:
-        message = _parse_lenient(lines)
-    else:
-        if len(message) != len(lines):
-            message = _parse_lenient(lines)
+    message = parse_headers(frame, eol)
     if "Event" not in message and "Response" not in message:
         raise AmiProtocolError.no_kind(frame[:80])
     return message
