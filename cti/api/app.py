@@ -1,0 +1,57 @@
+"""The FastAPI application factory: routers, error handlers, body limit, services on state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from cti import __version__
+from cti.api import errors
+from cti.api.context import ApiContext, LiveCalls
+from cti.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
+from cti.api.routes import auth, calls, health, users
+from cti.auth.passwords import Passwords
+from cti.auth.ratelimit import LoginRateLimiter
+from cti.auth.tokens import DEFAULT_TTL, TokenSigner
+from cti.settings import Settings
+from cti.store.db import Sessionmaker
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+__all__ = ["LiveCalls", "create_api"]
+
+
+def create_api(
+    *,
+    settings: Settings,
+    sessionmaker: Sessionmaker,
+    live_calls: LiveCalls,
+    lifespan: Lifespan | None = None,
+    passwords: Passwords | None = None,
+    limiter: LoginRateLimiter | None = None,
+    token_ttl: timedelta = DEFAULT_TTL,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+) -> FastAPI:
+    """Build the HTTP API over the given services; raises ``ValueError`` without a secret key."""
+    key = settings.secret_key.get_secret_value()
+    try:
+        signer = TokenSigner(key, ttl=token_ttl)
+    except ValueError as exc:
+        raise ValueError("CTI_SECRET_KEY must be set to a random string of 16+ characters") from exc
+    app = FastAPI(title="Callfold", version=__version__, lifespan=lifespan)
+    app.state.context = ApiContext(
+        settings=settings,
+        sessionmaker=sessionmaker,
+        live_calls=live_calls,
+        signer=signer,
+        passwords=passwords or Passwords(),
+        limiter=limiter or LoginRateLimiter(),
+    )
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    for router in (health.router, auth.router, calls.router, users.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,30 @@
+"""What the HTTP edge is given by the composition root, kept on ``app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cti.auth.passwords import Passwords
+from cti.auth.ratelimit import LoginRateLimiter
+from cti.auth.tokens import TokenSigner
+from cti.settings import Settings
+from cti.store.db import Sessionmaker
+
+
+class LiveCalls(Protocol):
+    """The live call tracker: calls in progress, oldest first, as JSON-ready dicts."""
+
+    def active(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    """Services the routes use, built once by ``create_api``."""
+
+    settings: Settings
+    sessionmaker: Sessionmaker
+    live_calls: LiveCalls
+    signer: TokenSigner
+    passwords: Passwords
+    limiter: LoginRateLimiter

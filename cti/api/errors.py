@@ -1,0 +1,100 @@
+"""Every error as JSON ``{"error": {"id", "message"}}`` with the right status code."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from cti.auth.exceptions import (
+    AuthError,
+    Forbidden,
+    InvalidCredentials,
+    InvalidToken,
+    InvalidUserData,
+    NotAuthenticated,
+    TooManyAttempts,
+    UserExists,
+    UserNotFound,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[AuthError], int] = {
+    NotAuthenticated: 401,
+    InvalidToken: 401,
+    InvalidCredentials: 401,
+    Forbidden: 403,
+    UserNotFound: 404,
+    UserExists: 409,
+    InvalidUserData: 422,
+    TooManyAttempts: 429,
+}
+HTTP_IDS = {
+    400: "request.bad",
+    401: "auth.not_authenticated",
+    403: "auth.forbidden",
+    404: "http.not_found",
+    405: "http.method_not_allowed",
+    413: "request.too_large",
+    415: "request.unsupported_media_type",
+}
+
+
+def error_body(error_id: str, message: str) -> dict[str, dict[str, str]]:
+    """The JSON body of every error response."""
+    return {"error": {"id": error_id, "message": message}}
+
+
+def error_response(
+    status: int, error_id: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A JSON error response."""
+    return JSONResponse(error_body(error_id, message), status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn exceptions into JSON errors."""
+    app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _auth_error(_: Request, exc: AuthError) -> JSONResponse:
+    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+    headers: dict[str, str] = {}
+    if status == 401 and not isinstance(exc, InvalidCredentials):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyAttempts):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    return error_response(status, exc.error_id, exc.message, headers)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    for error in exc.errors()[:10]:
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    return error_response(422, "request.invalid", "; ".join(problems) or "Invalid request.")
+
+
+async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    error_id = HTTP_IDS.get(exc.status_code, f"http.{exc.status_code}")
+    message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    return error_response(exc.status_code, error_id, message, dict(exc.headers or {}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error(
+        "unhandled error on %s %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        exc_info=exc,
+    )
+    return error_response(500, "internal", "Internal server error.")

@@ -1,0 +1,462 @@
+"""The HTTP API over a real (SQLite) database: auth, roles, calls, users, limits, errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from cti.api.app import create_api
+from cti.auth.model import Role, User
+from cti.auth.passwords import Passwords
+from cti.auth.ratelimit import LoginRateLimiter
+from cti.auth.service import create_user, deactivate_user
+from cti.auth.tokens import TokenSigner
+from cti.settings import Settings
+from cti.store import migrate
+from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
+from cti.store.repositories import AuditRepository, CallRepository
+from tests.integration.test_store import finished_call
+
+pytestmark = pytest.mark.integration
+
+KEY = "test-secret-key-" + "x" * 16
+PASSWORD = {role: f"{role.value}-password" for role in Role}
+LIVE = [{"linkedid": "1795403632.0", "stage": "talking", "caller_num": "+79161234567"}]
+
+
+class FakeLiveCalls:
+    """The live call tracker as the API sees it."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = list(LIVE)
+
+    def active(self) -> list[dict[str, Any]]:
+        return self.calls
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Api:
+    app: FastAPI
+    client: httpx.AsyncClient
+    sessionmaker: Sessionmaker
+    clock: FakeClock
+    tokens: dict[Role, str]
+    users: dict[Role, User]
+
+    def auth(self, role: Role) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+def client_for(app: FastAPI, address: str = "10.0.0.1") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://cti.test")
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(secret_key=KEY, demo=False)
+
+
+@pytest.fixture
+async def api(sqlite_url: str, settings: Settings) -> AsyncIterator[Api]:
+    await migrate.upgrade(sqlite_url)
+    engine = create_engine(sqlite_url)
+    sessionmaker = create_sessionmaker(engine)
+    passwords = Passwords.fast()
+    users = {
+        role: await create_user(
+            sessionmaker,
+            username=f"{role.value}1",
+            password=PASSWORD[role],
+            role=role,
+            agent_interface="PJSIP/1001" if role is Role.AGENT else None,
+            passwords=passwords,
+        )
+        for role in Role
+    }
+    clock = FakeClock()
+    app = create_api(
+        settings=settings,
+        sessionmaker=sessionmaker,
+        live_calls=FakeLiveCalls(),
+        passwords=passwords,
+        limiter=LoginRateLimiter(clock=clock),
+    )
+    async with client_for(app) as client:
+        tokens = {}
+        for role in Role:
+            reply = await client.post(
+                "/api/auth/login",
+                json={"username": f"{role.value}1", "password": PASSWORD[role]},
+            )
+            assert reply.status_code == 200, reply.text
+            tokens[role] = reply.json()["token"]
+        yield Api(app, client, sessionmaker, clock, tokens, users)
+    await engine.dispose()
+
+
+def assert_error(reply: httpx.Response, status: int, error_id: str) -> dict[str, str]:
+    assert reply.status_code == status, reply.text
+    body = reply.json()
+    assert set(body) == {"error"}
+    assert body["error"]["id"] == error_id
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    error: dict[str, str] = body["error"]
+    return error
+
+
+# --- role matrix ----------------------------------------------------------------------------
+
+ENDPOINTS: list[tuple[str, str, Role]] = [
+    ("GET", "/api/auth/me", Role.AGENT),
+    ("GET", "/api/calls/active", Role.AGENT),
+    ("GET", "/api/calls/recent", Role.AGENT),
+    ("GET", "/api/users", Role.ADMIN),
+    ("POST", "/api/users", Role.ADMIN),
+]
+_created = iter(range(10_000))
+
+
+def body_for(method: str, path: str) -> dict[str, Any] | None:
+    if method == "POST" and path == "/api/users":
+        return {"username": f"new{next(_created)}", "password": "new-password", "role": "agent"}
+    return None
+
+
+@pytest.mark.parametrize(("method", "path", "minimum"), ENDPOINTS)
+async def test_every_endpoint_needs_a_token(
+    api: Api, method: str, path: str, minimum: Role
+) -> None:
+    reply = await api.client.request(method, path, json=body_for(method, path))
+    assert_error(reply, 401, "auth.not_authenticated")
+    assert reply.headers["WWW-Authenticate"] == "Bearer"
+    for header in (
+        "Bearer",
+        "Bearer not-a-token",
+        "Basic YWRtaW46YWRtaW4=",
+        api.tokens[Role.ADMIN],
+    ):
+        reply = await api.client.request(
+            method, path, json=body_for(method, path), headers={"Authorization": header}
+        )
+        assert reply.status_code == 401, header
+
+
+@pytest.mark.parametrize(("method", "path", "minimum"), ENDPOINTS)
+@pytest.mark.parametrize("role", list(Role))
+async def test_role_matrix(api: Api, method: str, path: str, minimum: Role, role: Role) -> None:
+    reply = await api.client.request(
+        method, path, json=body_for(method, path), headers=api.auth(role)
+    )
+    if role >= minimum:
+        assert reply.status_code == (201 if method == "POST" else 200), reply.text
+    else:
+        error = assert_error(reply, 403, "auth.forbidden")
+        assert minimum.value in error["message"]
+
+
+async def test_expired_and_forged_tokens_are_refused(api: Api, settings: Settings) -> None:
+    admin = api.users[Role.ADMIN]
+    old = TokenSigner(KEY, clock=lambda: 1_000_000.0).issue(admin).token
+    assert_error(
+        await api.client.get("/api/auth/me", headers={"Authorization": f"Bearer {old}"}),
+        401,
+        "auth.token_expired",
+    )
+    forged = TokenSigner("another-key-" + "y" * 16).issue(admin).token
+    assert_error(
+        await api.client.get("/api/users", headers={"Authorization": f"Bearer {forged}"}),
+        401,
+        "auth.invalid_token",
+    )
+
+
+async def test_a_deactivated_users_token_stops_working(api: Api) -> None:
+    assert (await api.client.get("/api/auth/me", headers=api.auth(Role.AGENT))).status_code == 200
+    await deactivate_user(api.sessionmaker, "agent1", actor="admin1")
+    assert_error(
+        await api.client.get("/api/auth/me", headers=api.auth(Role.AGENT)),
+        401,
+        "auth.invalid_token",
+    )
+
+
+# --- login ----------------------------------------------------------------------------------
+
+
+async def test_login_returns_a_token_for_the_user(api: Api) -> None:
+    reply = await api.client.post(
+        "/api/auth/login", json={"username": "Supervisor1", "password": PASSWORD[Role.SUPERVISOR]}
+    )
+    assert reply.status_code == 200
+    body = reply.json()
+    assert body["token_type"] == "bearer"
+    assert body["user"]["username"] == "supervisor1"
+    assert body["user"]["role"] == "supervisor"
+    assert "password_hash" not in body["user"]
+    expires = datetime.fromisoformat(body["expires_at"])
+    assert timedelta(hours=11) < expires - datetime.now(UTC) <= timedelta(hours=12)
+    me = await api.client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['token']}"})
+    assert me.json()["username"] == "supervisor1"
+    assert me.json()["role"] == "supervisor"
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(api: Api) -> None:
+    wrong = await api.client.post(
+        "/api/auth/login", json={"username": "admin1", "password": "not-the-password"}
+    )
+    unknown = await api.client.post(
+        "/api/auth/login", json={"username": "nobody", "password": "not-the-password"}
+    )
+    error = assert_error(wrong, 401, "auth.invalid_credentials")
+    assert error["message"] == "Wrong username or password."
+    assert wrong.json() == unknown.json()
+    assert unknown.status_code == 401
+
+
+async def test_deactivated_user_cannot_log_in(api: Api) -> None:
+    await deactivate_user(api.sessionmaker, "agent1")
+    reply = await api.client.post(
+        "/api/auth/login", json={"username": "agent1", "password": PASSWORD[Role.AGENT]}
+    )
+    assert_error(reply, 401, "auth.invalid_credentials")
+
+
+async def test_login_is_rate_limited_per_username_and_address(api: Api) -> None:
+    wrong = {"username": "admin1", "password": "guess-guess"}
+    for _ in range(5):
+        assert (await api.client.post("/api/auth/login", json=wrong)).status_code == 401
+    blocked = await api.client.post("/api/auth/login", json=wrong)
+    assert_error(blocked, 429, "auth.rate_limited")
+    assert blocked.headers["Retry-After"] == "60"
+    right = {"username": "admin1", "password": PASSWORD[Role.ADMIN]}
+    assert (await api.client.post("/api/auth/login", json=right)).status_code == 429
+    async with client_for(api.app, "10.0.0.2") as elsewhere:
+        assert (await elsewhere.post("/api/auth/login", json=right)).status_code == 200
+    other_user = {"username": "agent1", "password": PASSWORD[Role.AGENT]}
+    assert (await api.client.post("/api/auth/login", json=other_user)).status_code == 200
+    api.clock.now += 61
+    assert (await api.client.post("/api/auth/login", json=right)).status_code == 200
+
+
+async def test_malformed_login_is_422_without_echoing_the_password(api: Api) -> None:
+    reply = await api.client.post("/api/auth/login", json={"username": "admin1"})
+    error = assert_error(reply, 422, "request.invalid")
+    assert "password" in error["message"]
+    reply = await api.client.post(
+        "/api/auth/login", json={"username": "", "password": "hunter2-secret"}
+    )
+    assert_error(reply, 422, "request.invalid")
+    assert "hunter2" not in reply.text
+    reply = await api.client.post(
+        "/api/auth/login", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert_error(reply, 422, "request.invalid")
+
+
+async def test_secrets_never_reach_the_log(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="cti")
+    for password in ("wrong-secret-1", PASSWORD[Role.ADMIN]):
+        await api.client.post("/api/auth/login", json={"username": "admin1", "password": password})
+    await api.client.post(
+        "/api/users",
+        json={"username": "erin", "password": "erin-secret-pw", "role": "agent"},
+        headers=api.auth(Role.ADMIN),
+    )
+    text = caplog.text
+    assert "admin1" in text
+    for secret in ("wrong-secret-1", PASSWORD[Role.ADMIN], "erin-secret-pw", KEY, "$argon2"):
+        assert secret not in text
+    assert api.tokens[Role.ADMIN] not in text
+
+
+# --- calls ----------------------------------------------------------------------------------
+
+
+async def test_active_calls_come_from_the_tracker(api: Api) -> None:
+    reply = await api.client.get("/api/calls/active", headers=api.auth(Role.AGENT))
+    assert reply.json() == {"calls": LIVE, "next_before": None}
+
+
+async def test_recent_calls_come_from_the_database_newest_first(api: Api) -> None:
+    repository = CallRepository(api.sessionmaker)
+    stored = [finished_call(n) for n in range(5)]
+    await repository.save_many(stored)
+    newest = [c["linkedid"] for c in reversed(stored)]
+
+    reply = await api.client.get("/api/calls/recent?limit=2", headers=api.auth(Role.AGENT))
+    page = reply.json()
+    assert [c["linkedid"] for c in page["calls"]] == newest[:2]
+    assert page["calls"][0]["rings"][0]["interface"] == "PJSIP/1001"
+    assert page["next_before"] == pytest.approx(stored[3]["ended_at"])
+
+    reply = await api.client.get(
+        "/api/calls/recent",
+        params={"limit": 2, "before": page["next_before"]},
+        headers=api.auth(Role.AGENT),
+    )
+    assert [c["linkedid"] for c in reply.json()["calls"]] == newest[2:4]
+
+    iso = datetime.fromtimestamp(stored[1]["ended_at"], UTC).isoformat()
+    reply = await api.client.get(
+        "/api/calls/recent", params={"before": iso}, headers=api.auth(Role.AGENT)
+    )
+    assert [c["linkedid"] for c in reply.json()["calls"]] == newest[4:]
+    assert reply.json()["next_before"] is None
+
+
+async def test_recent_limit_is_capped_and_checked(api: Api) -> None:
+    await CallRepository(api.sessionmaker).save_many([finished_call(n) for n in range(205)])
+    reply = await api.client.get("/api/calls/recent?limit=100000", headers=api.auth(Role.AGENT))
+    assert len(reply.json()["calls"]) == 200
+    reply = await api.client.get("/api/calls/recent", headers=api.auth(Role.AGENT))
+    assert len(reply.json()["calls"]) == 50
+    for bad in ("limit=0", "limit=ten", "before=yesterday"):
+        reply = await api.client.get(f"/api/calls/recent?{bad}", headers=api.auth(Role.AGENT))
+        assert_error(reply, 422, "request.invalid")
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+async def test_admin_creates_a_user_and_it_is_audited(api: Api) -> None:
+    reply = await api.client.post(
+        "/api/users",
+        json={
+            "username": "Frank",
+            "password": "frank-password",
+            "role": "supervisor",
+            "display_name": "Frank Lee",
+            "agent_interface": "PJSIP/1002",
+        },
+        headers=api.auth(Role.ADMIN),
+    )
+    assert reply.status_code == 201
+    created = reply.json()
+    assert created["username"] == "frank"
+    assert created["agent_interface"] == "PJSIP/1002"
+    assert "password" not in str(created)
+    listed = (await api.client.get("/api/users", headers=api.auth(Role.ADMIN))).json()
+    assert [u["username"] for u in listed] == ["admin1", "agent1", "frank", "supervisor1"]
+    async with api.sessionmaker() as session:
+        latest = (await AuditRepository(session).latest(1))[0]
+    assert (latest["actor"], latest["action"], latest["target"]) == (
+        "admin1",
+        "user.create",
+        "frank",
+    )
+    login = await api.client.post(
+        "/api/auth/login", json={"username": "frank", "password": "frank-password"}
+    )
+    assert login.status_code == 200
+
+
+async def test_user_creation_errors(api: Api) -> None:
+    admin = api.auth(Role.ADMIN)
+    base = {"username": "grace", "password": "grace-password", "role": "agent"}
+    assert (await api.client.post("/api/users", json=base, headers=admin)).status_code == 201
+    assert_error(await api.client.post("/api/users", json=base, headers=admin), 409, "users.exists")
+    for changes, error_id in (
+        ({"role": "root"}, "request.invalid"),
+        ({"password": "short"}, "users.invalid"),
+        ({"username": "has space"}, "users.invalid"),
+        ({"agent_interface": "1001"}, "users.invalid"),
+    ):
+        reply = await api.client.post(
+            "/api/users", json={**base, "username": "henry", **changes}, headers=admin
+        )
+        assert_error(reply, 422, error_id)
+
+
+# --- limits, health, plain HTTP errors ------------------------------------------------------
+
+
+async def test_oversized_body_is_refused_with_413(api: Api) -> None:
+    big = b'{"username": "admin1", "password": "' + b"x" * (1024 * 1024) + b'"}'
+    reply = await api.client.post(
+        "/api/auth/login", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert_error(reply, 413, "request.too_large")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"username": "admin1", "password": "'
+        for _ in range(20):
+            yield b"x" * 65536
+        yield b'"}'
+
+    reply = await api.client.post(
+        "/api/users",
+        content=chunks(),
+        headers={"Content-Type": "application/json", **api.auth(Role.ADMIN)},
+    )
+    assert "content-length" not in {k.lower() for k in reply.request.headers}
+    assert_error(reply, 413, "request.too_large")
+
+
+async def test_health_and_readiness(api: Api, tmp_path: Path, settings: Settings) -> None:
+    assert (await api.client.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.client.get("/readyz")
+    assert (ready.status_code, ready.json()) == (200, {"status": "ok"})
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'cti.db'}")
+    broken = create_api(
+        settings=settings, sessionmaker=create_sessionmaker(engine), live_calls=FakeLiveCalls()
+    )
+    async with client_for(broken) as client:
+        reply = await client.get("/readyz")
+        assert (reply.status_code, reply.json()) == (503, {"status": "not ready"})
+        assert (await client.get("/healthz")).status_code == 200
+    await engine.dispose()
+
+
+async def test_unknown_paths_and_methods_are_json_errors(api: Api) -> None:
+    assert_error(await api.client.get("/api/nothing"), 404, "http.not_found")
+    assert_error(await api.client.delete("/api/auth/login"), 405, "http.method_not_allowed")
+
+
+def test_api_refuses_to_start_without_a_secret_key() -> None:
+    with pytest.raises(ValueError, match="CTI_SECRET_KEY"):
+        create_api(
+            settings=Settings(secret_key="", demo=False),
+            sessionmaker=create_sessionmaker(create_engine("sqlite+aiosqlite://")),
+            live_calls=FakeLiveCalls(),
+        )
+
+
+@pytest.fixture(autouse=True)
+def _no_env_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("CTI_SECRET_KEY", "CTI_DEMO", "CTI_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+async def test_an_unexpected_error_is_a_bare_500(
+    api: Api, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        def active(self) -> list[dict[str, Any]]:
+            raise RuntimeError("tracker exploded: internal detail")
+
+    app = create_api(settings=settings, sessionmaker=api.sessionmaker, live_calls=Broken())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cti.test") as client:
+        reply = await client.get("/api/calls/active", headers=api.auth(Role.AGENT))
+    assert_error(reply, 500, "internal")
+    assert "exploded" not in reply.text
+    assert "tracker exploded" in caplog.text
