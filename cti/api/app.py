@@ -12,7 +12,7 @@ from cti import __version__
 from cti.api import errors
 from cti.api.context import ApiContext, LiveCalls
 from cti.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
-from cti.api.routes import auth, calls, health, users
+from cti.api.routes import auth, calls, health, schema, users
 from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import DEFAULT_TTL, TokenSigner
@@ -41,7 +41,14 @@ def create_api(
         signer = TokenSigner(key, ttl=token_ttl)
     except ValueError as exc:
         raise ValueError("CTI_SECRET_KEY must be set to a random string of 16+ characters") from exc
-    app = FastAPI(title="Callfold", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="Callfold",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.context = ApiContext(
         settings=settings,
         sessionmaker=sessionmaker,
@@ -52,6 +59,6 @@ def create_api(
     )
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    for router in (health.router, auth.router, calls.router, users.router):
+    for router in (health.router, auth.router, calls.router, users.router, schema.router):
         app.include_router(router)
     return app

@@ -129,7 +129,19 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("GET", "/api/calls/recent", Role.AGENT),
     ("GET", "/api/users", Role.ADMIN),
     ("POST", "/api/users", Role.ADMIN),
+    ("GET", "/api/openapi.json", Role.AGENT),
 ]
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
+
+
+async def test_every_route_is_either_public_or_in_the_role_matrix(api: Api) -> None:
+    paths = api.app.openapi()["paths"]
+    routes = {(method.upper(), path) for path, item in paths.items() for method in item}
+    assert routes == PUBLIC | {(method, path) for method, path, _ in ENDPOINTS}
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert (await api.client.get(path)).status_code == 404
+
+
 _created = iter(range(10_000))
 
 
