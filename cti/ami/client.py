@@ -78,6 +78,11 @@ class AmiStats:
     resyncs: int = 0
 
 
+def _plain(message: PanoramiskMessage) -> AmiMessage:
+    """A panoramisk message as the plain mapping the rest of the server uses."""
+    return {key: value for key, value in message.items() if key != "content"}
+
+
 class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's protocol with byte framing and ordered, filtered event delivery."""
 
@@ -254,7 +259,7 @@ class AmiClient:
             raise AmiConnectionError("not connected to Asterisk")
         format_message({"Action": name, **fields})
         action = Action({"Action": name, **fields})
-        future = protocol.send(action)
+        future = protocol.send(action, as_list=None)
         try:
             reply = await asyncio.wait_for(future, self.settings.action_timeout)
         except TimeoutError as exc:
@@ -263,8 +268,8 @@ class AmiClient:
                 f"no reply to {name} within {self.settings.action_timeout}s"
             ) from exc
         if isinstance(reply, list):
-            return [dict(item) for item in reply]
-        return dict(reply)
+            return [_plain(item) for item in reply]
+        return _plain(reply)
 
     async def ok(self, name: str, **fields: str) -> AmiMessage:
         """Send an action that must succeed; return its reply.

@@ -107,12 +107,15 @@ class AgiSession:
         """Send a command that must succeed with code 200.
 
         Raises:
-            AgiCommandError: Asterisk answered 510 (unknown), 511 (dead channel) or 520.
+            AgiHangup: the channel is dead (``511``, or a ``HANGUP`` notice came first).
+            AgiCommandError: Asterisk answered 510 (unknown command) or 520 (bad usage).
         """
         reply = await self.command(*words, timeout=timeout)
-        if not reply.ok:
-            raise AgiCommandError(f"{words[0]}: {reply.text.splitlines()[0]}", reply.code)
-        return reply
+        if reply.ok:
+            return reply
+        if reply.code == 511 or self.hung_up:
+            raise AgiHangup(f"caller hung up before {words[0]}")
+        raise AgiCommandError(f"{words[0]}: {reply.text.splitlines()[0]}", reply.code)
 
     # -- the commands an IVR uses -------------------------------------------------------
 
