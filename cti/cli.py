@@ -140,3 +140,77 @@ async def _prepare(settings: Settings) -> None:
     """Apply pending migrations first when the settings allow it, as the server does."""
     if settings.database.auto_migrate:
         await migrate.upgrade(settings.database.url)
+
+
+# --- server ---------------------------------------------------------------------------------
+
+
+@main.command()
+def serve() -> None:
+    """Run the server against a real Asterisk (settings from CTI_* variables)."""
+    from cti.logs import configure_logging
+    from cti.runner import run, serve
+
+    settings = Settings()
+    problems = settings.refuse_insecure()
+    if problems:
+        raise click.ClickException("refusing to start:\n  - " + "\n  - ".join(problems))
+    configure_logging(settings.log.level, settings.log.format)
+    run(serve(settings))
+
+
+@main.command()
+@click.option("--calls-per-minute", default=12.0, show_default=True, help="Simulated call rate.")
+@click.option("--speed", default=1.0, show_default=True, help="Run simulated time faster.")
+def demo(calls_per_minute: float, speed: float) -> None:
+    """Run the server with demo data and a simulated PBX (SQLite, nothing else needed)."""
+    from cti.demo import run_demo
+    from cti.logs import configure_logging
+    from cti.runner import run
+
+    settings = Settings(demo=True)
+    configure_logging(settings.log.level, "text")
+    run(run_demo(settings, calls_per_minute=calls_per_minute, speed=speed))
+
+
+@main.command("check-asterisk")
+def check_asterisk() -> None:
+    """Log in to Asterisk's AMI; print its version, queues and live channels."""
+    from cti.runner import check_asterisk as check
+
+    settings = Settings()
+    report = asyncio.run(check(settings))
+    where = f"{settings.ami.host}:{settings.ami.port}"
+    if report.error is not None:
+        raise click.ClickException(report.error)
+    click.echo(
+        f"AMI {where}: logged in as {settings.ami.username!r} (protocol {report.ami_version})"
+    )
+    click.echo(f"Asterisk {report.version or 'version unknown'}")
+    click.echo(f"{len(report.queues)} queue(s):")
+    for queue in report.queues:
+        click.echo(
+            f"  {queue.get('Queue', '?'):<16} logged in {queue.get('LoggedIn', '?'):>3}"
+            f"  available {queue.get('Available', '?'):>3}  callers {queue.get('Callers', '?'):>3}"
+        )
+    click.echo(f"{len(report.channels)} live channel(s):")
+    for channel in report.channels:
+        click.echo(
+            f"  {channel.get('Channel', '?'):<40} {channel.get('ChannelStateDesc', ''):<8}"
+            f" {channel.get('Application', '')}"
+        )
+
+
+@main.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the table as in README.md.")
+def show_settings(markdown: bool) -> None:
+    """Print every setting: its variable, default and meaning."""
+    from cti.settings import settings_table
+
+    table = settings_table()
+    if markdown:
+        click.echo(table)
+        return
+    for row in table.splitlines()[2:]:
+        variable, default, meaning = (cell.strip().strip("`") for cell in row.strip("|").split("|"))
+        click.echo(f"{variable:<28} {default:<36} {meaning}")

@@ -42,7 +42,7 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {
         key: _clean(key, value)
         for key, value in record.__dict__.items()
-        if key not in _RECORD_FIELDS and not key.startswith("_")
+        if key not in _RECORD_FIELDS and key != "color_message" and not key.startswith("_")
     }
 
 

@@ -188,10 +188,9 @@ class PbxSimulator:
         """Give the demo's agents human timings: a few rings, a few minutes of talk."""
         for queue in self.pbx.queues.values():
             for member in queue.members:
-                if member.agent.answer_after is not None:
-                    member.agent = Agent(
-                        answer_after=self.random.uniform(2, 8), talk=self.random.uniform(30, 240)
-                    )
+                member.agent = Agent(
+                    answer_after=self.random.uniform(2, 8), talk=self.random.uniform(30, 240)
+                )
 
     # -- the AMI side -------------------------------------------------------------------
 

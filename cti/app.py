@@ -1,0 +1,110 @@
+"""The composition root: the one place that builds every client and service and wires them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cti.ami.client import AmiClient
+from cti.api.app import create_api
+from cti.bridge import run_bridge
+from cti.bus.base import EventBus
+from cti.bus.factory import create_bus
+from cti.calls.service import CallService
+from cti.settings import Settings
+from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
+from cti.store.migrate import upgrade
+from cti.store.repositories import CallRepository, CallWriter
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    """Everything one server process runs, started and stopped together."""
+
+    settings: Settings
+    bus: EventBus
+    ami: AmiClient
+    service: CallService
+    writer: CallWriter
+    engine: AsyncEngine
+    sessionmaker: Sessionmaker
+    on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Migrate the database, then start the bus, the writer, the AMI link and the bridge."""
+        if self.settings.database.auto_migrate:
+            await upgrade(self.settings.database.url)
+        await self.bus.start()
+        await self.writer.start()
+        for hook in self.on_start:
+            await hook(self)
+        self.tasks.append(asyncio.create_task(self.ami.run(), name="ami"))
+        self.tasks.append(asyncio.create_task(run_bridge(self.ami, self.service), name="bridge"))
+
+    async def stop(self) -> None:
+        """Stop taking events, write every finished call, then close."""
+        await self.ami.close()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for hook in self.on_stop:
+            await hook(self)
+        await self.writer.close()
+        await self.bus.close()
+        await self.engine.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Build, without starting, every part of one server process."""
+    engine = create_engine(settings.database.url)
+    sessionmaker = create_sessionmaker(engine)
+    writer = CallWriter(CallRepository(sessionmaker))
+    bus = create_bus(settings.redis.url)
+    service = CallService(bus, writer, recent_limit=settings.calls.recent_limit)
+    ami = AmiClient(settings.ami, wanted=service.handled_events)
+    return Runtime(
+        settings=settings,
+        bus=bus,
+        ami=ami,
+        service=service,
+        writer=writer,
+        engine=engine,
+        sessionmaker=sessionmaker,
+    )
+
+
+def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """The ASGI application: HTTP API over a runtime started by its lifespan."""
+    runtime = runtime or build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = create_api(
+        settings=settings,
+        sessionmaker=runtime.sessionmaker,
+        live_calls=runtime.service,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app
