@@ -467,7 +467,7 @@ class AmiClient:
         self._closing = True
         protocol = self._protocol
         if protocol is not None and not protocol.closed:
-            with contextlib.suppress(AmiError, ValueError):
+            with contextlib.suppress(AmiError, ValueError, TimeoutError):
                 await asyncio.wait_for(self.action("Logoff"), 1.0)
             protocol.close()
         self._set_state(LinkState.DISCONNECTED)

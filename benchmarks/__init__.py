@@ -1,0 +1,1 @@
+"""Benchmarks: each module's ``run(quick)`` returns rows; ``python -m benchmarks`` prints them."""
