@@ -1,0 +1,4 @@
+"""Asterisk configuration files: parsing (pure) and, later, validation and rendering.
+
+Imports only the standard library.
+"""
