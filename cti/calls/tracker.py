@@ -357,11 +357,18 @@ class CallTracker:
         return events + self._answer(call, call.rings[-1], now, wait)
 
     def _on_agentcomplete(self, msg: Message, now: float) -> list[CallEvent]:
-        call = self._call_of(msg)
+        call = self._call_of(msg) or self._talking_with(msg.get("Interface"), msg.get("Queue"))
         if call is not None:
             call.wait_seconds = _seconds(msg.get("HoldTime"))
             call.talk_seconds = _seconds(msg.get("TalkTime"))
         return []
+
+    def _talking_with(self, agent: str | None, queue: str | None) -> Call | None:
+        """The live call an agent is answering in a queue (events that lost their channel)."""
+        for call in self.calls.values():
+            if call.agent == agent and call.queue == queue and call.stage is CallStage.TALKING:
+                return call
+        return None
 
     def _on_dialbegin(self, msg: Message, now: float) -> list[CallEvent]:
         dest = msg.get("DestChannel", "")

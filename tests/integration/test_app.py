@@ -1,0 +1,97 @@
+"""The assembled server: simulated PBX, AMI, call state, storage and HTTP, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from cti.app import Runtime, build_app, build_runtime
+from cti.auth.service import create_user
+from cti.pbxsim import PbxSimulator
+from cti.settings import Settings
+from tests.conftest import capture_bytes
+from tests.integration.test_bridge import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    fixture = "sqlite_url" if request.param == "sqlite" else "fresh_postgres_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+async def server(
+    database_url: str,
+) -> AsyncIterator[tuple[PbxSimulator, Runtime, httpx.AsyncClient]]:
+    sim = await PbxSimulator(secret="s3cret-for-tests", speed=50).start()
+    settings = Settings(secret_key=SecretStr("k" * 32))
+    settings.ami.port = sim.port
+    settings.ami.secret = SecretStr("s3cret-for-tests")
+    settings.ami.reconnect_min = 0.05
+    settings.database.url = database_url
+    runtime = build_runtime(settings)
+    app = build_app(settings, runtime)
+    await runtime.start()
+    await create_user(
+        runtime.sessionmaker, username="sup", password="sup-password", role="supervisor"
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cti.test") as client:
+        token = (
+            await client.post(
+                "/api/auth/login", json={"username": "sup", "password": "sup-password"}
+            )
+        ).json()
+        client.headers["Authorization"] = f"Bearer {token['token']}"
+        await wait_until(lambda: runtime.ami.state.value == "connected")
+        yield sim, runtime, client
+    await runtime.stop()
+    await sim.close()
+
+
+async def recent(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    reply = await client.get("/api/calls/recent", params={"limit": 100})
+    assert reply.status_code == 200
+    calls: list[dict[str, Any]] = reply.json()["calls"]
+    return calls
+
+
+async def test_simulated_calls_are_live_then_stored(
+    server: tuple[PbxSimulator, Runtime, httpx.AsyncClient],
+) -> None:
+    sim, runtime, client = server
+    call = sim.place_call("answered", caller="+79165550101", name="Olga Smirnova")
+    await wait_until(lambda: runtime.service.active() != [])
+    live = (await client.get("/api/calls/active")).json()["calls"]
+    assert live[0]["caller_num"] == "+79165550101"
+    await call
+    await asyncio.gather(sim.place_call("abandoned"), sim.place_call("hangup-in-ivr"))
+    await wait_until(lambda: runtime.writer.written >= 3)
+    stored = await recent(client)
+    assert sorted(c["outcome"] for c in stored) == ["abandoned", "answered", "ivr_hangup"]
+    answered = next(c for c in stored if c["outcome"] == "answered")
+    assert (answered["caller_name"], answered["agent"], answered["talk_seconds"]) == (
+        "Olga Smirnova",
+        "Local/agent1@agents",
+        3.0,
+    )
+    assert [c["ended_at"] for c in stored] == sorted((c["ended_at"] for c in stored), reverse=True)
+
+
+async def test_a_replayed_recording_is_stored_call_by_call(
+    server: tuple[PbxSimulator, Runtime, httpx.AsyncClient],
+) -> None:
+    sim, runtime, client = server
+    await sim.replay(capture_bytes("burst30"))
+    await wait_until(lambda: runtime.writer.written >= 30)
+    stored = await recent(client)
+    assert len(stored) == 30
+    assert sum(c["outcome"] == "answered" for c in stored) == 10
