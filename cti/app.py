@@ -22,6 +22,8 @@ from cti.settings import Settings
 from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
 from cti.store.migrate import upgrade
 from cti.store.repositories import CallRepository, CallWriter
+from ivr.agi.server import AgiServer
+from ivr.menu import menu
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class Runtime:
     writer: CallWriter
     engine: AsyncEngine
     sessionmaker: Sessionmaker
+    agi: AgiServer
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -49,6 +52,7 @@ class Runtime:
             await upgrade(self.settings.database.url)
         await self.bus.start()
         await self.writer.start()
+        await self.agi.start()
         for hook in self.on_start:
             await hook(self)
         self.tasks.append(asyncio.create_task(self.ami.run(), name="ami"))
@@ -62,6 +66,7 @@ class Runtime:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.agi.close()
         for hook in self.on_stop:
             await hook(self)
         await self.writer.close()
@@ -77,6 +82,7 @@ def build_runtime(settings: Settings) -> Runtime:
     bus = create_bus(settings.redis.url)
     service = CallService(bus, writer, recent_limit=settings.calls.recent_limit)
     ami = AmiClient(settings.ami, wanted=service.handled_events)
+    agi = AgiServer({"ivr": menu}, host=settings.agi.host, port=settings.agi.port)
     return Runtime(
         settings=settings,
         bus=bus,
@@ -85,6 +91,7 @@ def build_runtime(settings: Settings) -> Runtime:
         writer=writer,
         engine=engine,
         sessionmaker=sessionmaker,
+        agi=agi,
     )
 
 

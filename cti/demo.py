@@ -60,6 +60,11 @@ async def run_demo(settings: Settings, *, calls_per_minute: float, speed: float)
     settings.ami.host, settings.ami.port = simulator.host, simulator.port
     runtime = build_runtime(settings)
     runtime.on_start.append(seed_users)
+
+    async def route_calls_through_the_ivr(started: Runtime) -> None:
+        simulator.pbx.ivr = ("127.0.0.1", started.agi.port)
+
+    runtime.on_start.append(route_calls_through_the_ivr)
     app = build_app(settings, runtime)
     mix = simulator.run_mix(calls_per_minute, callers=DEMO_CALLERS)
     url = f"http://{settings.http.host}:{settings.http.port}"

@@ -37,9 +37,11 @@ async def server(
     settings.ami.secret = SecretStr("s3cret-for-tests")
     settings.ami.reconnect_min = 0.05
     settings.database.url = database_url
+    settings.agi.port = 0
     runtime = build_runtime(settings)
     app = build_app(settings, runtime)
     await runtime.start()
+    sim.pbx.ivr = ("127.0.0.1", runtime.agi.port)
     await create_user(
         runtime.sessionmaker, username="sup", password="sup-password", role="supervisor"
     )
@@ -73,7 +75,9 @@ async def test_simulated_calls_are_live_then_stored(
     live = (await client.get("/api/calls/active")).json()["calls"]
     assert live[0]["caller_num"] == "+79165550101"
     await call
-    await asyncio.gather(sim.place_call("abandoned"), sim.place_call("hangup-in-ivr"))
+    gives_up_in_ivr = sim.plan("answered", caller="+79035550102", name="Sergey")
+    gives_up_in_ivr.script.hangup_after = 0
+    await asyncio.gather(sim.place_call("abandoned"), sim.pbx.call(gives_up_in_ivr))
     await wait_until(lambda: runtime.writer.written >= 3)
     stored = await recent(client)
     assert sorted(c["outcome"] for c in stored) == ["abandoned", "answered", "ivr_hangup"]
@@ -83,6 +87,10 @@ async def test_simulated_calls_are_live_then_stored(
         "Local/agent1@agents",
         3.0,
     )
+    assert (answered["queue"], answered["reason"]) == ("sales", "delivery"), "chosen in our IVR"
+    abandoned = next(c for c in stored if c["outcome"] == "abandoned")
+    assert (abandoned["queue"], abandoned["reason"]) == ("support", "complaint")
+    assert runtime.agi.stats.sessions == 3 and runtime.agi.stats.hangups == 1
     assert [c["ended_at"] for c in stored] == sorted((c["ended_at"] for c in stored), reverse=True)
 
 
