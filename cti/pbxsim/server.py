@@ -124,8 +124,11 @@ class PbxSimulator:
         digits: str | None = None,
     ) -> asyncio.Task[str]:
         """Start one call like a recording's scenario; the task returns how it ended."""
-        plan = self.plan(scenario, caller=caller, name=name, digits=digits)
-        task = asyncio.create_task(self.pbx.call(plan), name=f"call-{scenario}")
+        return self.start_call(self.plan(scenario, caller=caller, name=name, digits=digits))
+
+    def start_call(self, plan: CallPlan) -> asyncio.Task[str]:
+        """Start one call from a plan; the task returns how it ended."""
+        task = asyncio.create_task(self.pbx.call(plan), name=f"call-{plan.caller}")
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
         return task
@@ -181,7 +184,10 @@ class PbxSimulator:
         while True:
             kind = self.random.choices(kinds, chances)[0]
             number, name = self.random.choice(people)
-            self.place_call(kind, caller=number, name=name, digits=self.random.choice("123"))
+            plan = self.plan(kind, caller=number, name=name, digits=self.random.choice("123"))
+            if kind == "hangup-in-ivr":
+                plan.script.hangup_after = self.random.randint(0, 2)
+            self.start_call(plan)
             await self.pbx.sleep(self.random.expovariate(per_minute / 60))
 
     def _human_agents(self) -> None:
