@@ -213,6 +213,10 @@ class SimulatedPbx:
         """Simulated seconds since a ``time.monotonic()`` reading."""
         return (time.monotonic() - since) * self.speed
 
+    def seconds_since(self, since: float) -> int:
+        """Whole simulated seconds, counted as Asterisk does (a timer's slack ignored)."""
+        return int(self.elapsed(since) + 0.05)
+
     def event(
         self, name: str, chan: Chan | None = None, dest: Chan | None = None, /, **fields: str
     ) -> None:
@@ -521,7 +525,7 @@ class SimulatedPbx:
             self._set_state(far, 6)
         self._set_state(leg, 6)
         self.event("DialEnd", runner, leg, DialStatus="ANSWER")
-        hold = round(self.elapsed(joined))
+        hold = self.seconds_since(joined)
         self._leave(queue, runner)
         fields = {"Queue": queue.name, "Interface": member.interface, "MemberName": member.name}
         self.event(
@@ -529,7 +533,7 @@ class SimulatedPbx:
             runner,
             leg,
             HoldTime=str(hold),
-            RingTime=str(round(self.elapsed(rang))),
+            RingTime=str(self.seconds_since(rang)),
             **fields,
         )
         bridge = {
@@ -547,7 +551,7 @@ class SimulatedPbx:
         self._device(member, "INUSE")
         talk_started = time.monotonic()
         await self.sleep(member.agent.talk)
-        talk = round(self.elapsed(talk_started))
+        talk = self.seconds_since(talk_started)
         if far is not None:
             self.event("SoftHangupRequest", far, Cause="16")
             self.event("HangupRequest", leg, Cause="16")
@@ -592,7 +596,7 @@ class SimulatedPbx:
         *,
         ringing: bool = False,
     ) -> str:
-        hold = round(self.elapsed(joined))
+        hold = self.seconds_since(joined)
         timed_out = plan.patience is None or plan.patience >= plan.max_wait
         if timed_out:
             self._leave(queue, runner)

@@ -63,7 +63,7 @@ def records(stream: list[dict[str, str]]) -> list[dict[str, Any]]:
 
 
 async def simulate(scenario: str, **options: Any) -> list[dict[str, str]]:
-    sim = PbxSimulator(speed=200, **options)
+    sim = PbxSimulator(speed=60, **options)
     out: list[bytes] = []
     sim.pbx.emit = out.append
     await sim.place_call(scenario)
@@ -99,7 +99,7 @@ async def test_trunk_shaped_calls_give_device_interfaces() -> None:
 
 
 async def test_a_burst_splits_like_its_queue_events() -> None:
-    sim = PbxSimulator(speed=400, seed=3)
+    sim = PbxSimulator(speed=100, seed=3)
     out: list[bytes] = []
     sim.pbx.emit = out.append
     for queue in sim.pbx.queues.values():
