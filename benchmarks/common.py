@@ -1,47 +1,66 @@
-"""The row every benchmark reports, and the one table they are printed in."""
+"""What every benchmark reports (``Row``) and the one table the runner prints."""
 
 from __future__ import annotations
 
 import os
-import resource
+import platform
 from dataclasses import dataclass
 
+import psutil
 
-@dataclass
+
+@dataclass(frozen=True, slots=True)
 class Row:
-    """One measured figure beside its target and the baseline a user would otherwise pick."""
+    """One measured figure beside its target and the baseline from the same run.
+
+    ``passed`` is ``None`` for a figure reported without a target of its own.
+    """
 
     name: str
     unit: str
     target: str
     measured: float
     baseline: float | None
-    baseline_name: str
-    passed: bool
+    passed: bool | None
+    baseline_name: str = ""
 
 
-def rss_mb() -> float:
-    """Resident memory of this process now, in MiB (from /proc; peak RSS elsewhere)."""
-    try:
-        with open(f"/proc/{os.getpid()}/statm") as statm:
-            pages = int(statm.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def rss_mib() -> float:
+    """This process's resident memory now, in MiB."""
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+def machine() -> str:
+    """Cores, OS and Python: the line printed above every table."""
+    return (
+        f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def number(value: float) -> str:
+    """Thousands separated, two significant decimals for small values, counts as integers."""
+    if isinstance(value, int):
+        return f"{int(value):,}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
 
 
 def table(rows: list[Row]) -> str:
-    """A Markdown table of the rows."""
-    lines = [
-        "| figure | target | measured | baseline | pass |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    """The rows as one Markdown table: figure, target, measured, baseline, pass/fail."""
+    lines = ["| figure | target | measured | baseline | pass/fail |", "|---|---|---|---|---|"]
     for row in rows:
-        baseline = (
-            "—" if row.baseline is None else f"{row.baseline:,.1f} {row.unit} ({row.baseline_name})"
-        )
+        baseline = "—"
+        if row.baseline is not None:
+            baseline = f"{number(row.baseline)} {row.unit}"
+            if row.baseline_name:
+                baseline += f" ({row.baseline_name})"
+        verdict = {True: "pass", False: "**FAIL**", None: "—"}[row.passed]
         lines.append(
-            f"| {row.name} | {row.target} | {row.measured:,.1f} {row.unit} | {baseline} | "
-            f"{'yes' if row.passed else 'NO'} |"
+            f"| {row.name} | {row.target} | {number(row.measured)} {row.unit} | {baseline} "
+            f"| {verdict} |"
         )
     return "\n".join(lines)
