@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -56,6 +56,17 @@ class AgentRing:
     outcome: str | None = None
     """``answered``, ``noanswer`` (ring timeout), ``cancelled`` or ``busy``."""
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "interface": self.interface,
+            "member_name": self.member_name,
+            "queue": self.queue,
+            "channel": self.channel,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "outcome": self.outcome,
+        }
+
 
 @dataclass(slots=True)
 class Call:
@@ -88,12 +99,36 @@ class Call:
     """Live channels: ``Uniqueid`` to channel name."""
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready snapshot (live channels omitted)."""
-        data = asdict(self)
-        del data["channels"]
-        data["stage"] = self.stage.value
-        data["outcome"] = self.outcome.value if self.outcome else None
-        return data
+        """A JSON-ready snapshot (live channels omitted).
+
+        Written out by hand: it runs for every domain event, and ``dataclasses.asdict``'s
+        recursive deep copy was a third of the AMI ingest path's time.
+        """
+        return {
+            "linkedid": self.linkedid,
+            "started_at": self.started_at,
+            "direction": self.direction,
+            "caller_num": self.caller_num,
+            "caller_name": self.caller_name,
+            "stage": self.stage.value,
+            "queue": self.queue,
+            "queue_position": self.queue_position,
+            "queued_at": self.queued_at,
+            "agent": self.agent,
+            "agent_name": self.agent_name,
+            "answered_at": self.answered_at,
+            "ended_at": self.ended_at,
+            "wait_seconds": self.wait_seconds,
+            "talk_seconds": self.talk_seconds,
+            "hangup_cause": self.hangup_cause,
+            "hangup_cause_txt": self.hangup_cause_txt,
+            "outcome": self.outcome.value if self.outcome else None,
+            "reason": self.reason,
+            "contact_id": self.contact_id,
+            "ivr_started_at": self.ivr_started_at,
+            "rings": [ring.to_dict() for ring in self.rings],
+            "transfers": [dict(transfer) for transfer in self.transfers],
+        }
 
 
 @dataclass(slots=True, frozen=True)

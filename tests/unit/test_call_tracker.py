@@ -212,3 +212,20 @@ def test_unknown_and_junk_events_change_nothing() -> None:
         tracker.handle({"Event": "QueueCallerJoin", "Uniqueid": "x", "Position": "abc"}, 0.0) == []
     )
     assert tracker.calls == {}
+
+
+def test_to_dict_carries_every_field_but_the_live_channels() -> None:
+    from dataclasses import asdict
+
+    from cti.calls.model import AgentRing, Call, CallOutcome, CallStage
+
+    call = Call(linkedid="1.1", started_at=1.0, stage=CallStage.ENDED, outcome=CallOutcome.ANSWERED)
+    call.rings.append(
+        AgentRing("PJSIP/1001", "Alice", "sales", "PJSIP/1001-1", 2.0, 3.0, "answered")
+    )
+    call.transfers.append({"kind": "blind", "to": "1002@x"})
+    call.channels["1.1"] = "PJSIP/trunk-1"
+    expected = asdict(call)
+    del expected["channels"]
+    expected.update(stage="ended", outcome="answered")
+    assert call.to_dict() == expected
