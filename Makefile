@@ -22,6 +22,7 @@ test: $(STAMP) services
 
 services:
 	@bash scripts/services.sh
+	@bash scripts/system-deps.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check cti ivr screenpop tests benchmarks

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_AMI_SECRET = "demo-secret"
@@ -75,6 +75,22 @@ class CallSettings(BaseModel):
     recent_limit: int = Field(200, ge=1, description="Finished calls kept in memory for the API.")
 
 
+class SpeechSettings(BaseModel):
+    """Speech input of the IVR: Vosk fed by Asterisk's AudioSocket()."""
+
+    model: Path | None = Field(
+        None, description="Vosk model directory (also CTI_VOSK_MODEL); unset: DTMF only."
+    )
+    audiosocket_host: str = Field("127.0.0.1", description="AudioSocket listen address.")
+    audiosocket_port: int = Field(
+        4574, ge=0, le=65535, description="AudioSocket listen port (0: any free)."
+    )
+    silence_ms: int = Field(
+        600, ge=100, le=5000, description="Trailing silence that ends an utterance, ms."
+    )
+    timeout: float = Field(5.0, gt=0, description="Seconds a caller has to start speaking.")
+
+
 class Settings(BaseSettings):
     """The server's configuration."""
 
@@ -92,6 +108,12 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     calls: CallSettings = Field(default_factory=CallSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    vosk_model: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("CTI_VOSK_MODEL", "vosk_model"),
+        description="Same as CTI_SPEECH_MODEL, which wins when both are set.",
+    )
     secret_key: SecretStr = Field(
         SecretStr(""), description="Signs login tokens. Required outside the demo."
     )
@@ -105,6 +127,12 @@ class Settings(BaseSettings):
                 self.secret_key = SecretStr(DEMO_SECRET_KEY)
             if not self.ami.secret.get_secret_value():
                 self.ami.secret = SecretStr(DEMO_AMI_SECRET)
+        return self
+
+    @model_validator(mode="after")
+    def _vosk_model_alias(self) -> Settings:
+        if self.speech.model is None and self.vosk_model is not None:
+            self.speech.model = self.vosk_model
         return self
 
     def refuse_insecure(self) -> list[str]:
