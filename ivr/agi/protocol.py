@@ -19,6 +19,7 @@ MAX_LINE_BYTES = 8 * 1024
 MAX_USAGE_LINES = 200
 _REPLY = re.compile(r"^(\d{3})(?: result=(-?\d+))?(?: \((.*?)\))?(.*)$")
 _EXTRA = re.compile(r"(\w+)=(\S*)")
+_NEEDS_QUOTES = re.compile(r'[\s"\\]')
 
 
 class HeaderReader:
@@ -122,6 +123,9 @@ class ReplyReader:
 
     def feed(self, data: bytes) -> list[AgiReply]:
         """Add bytes; return the replies they completed."""
+        if not self._buffer and self._usage is None and data.find(b"\n") == len(data) - 1:
+            reply = self._line(data.rstrip(b"\r\n").decode("utf-8", "replace"))
+            return [] if reply is None else [reply]
         self._buffer += data
         replies: list[AgiReply] = []
         while True:
@@ -165,11 +169,11 @@ def format_command(*words: str) -> bytes:
     """
     parts = []
     for word in words:
+        if word and not _NEEDS_QUOTES.search(word):
+            parts.append(word)
+            continue
         if "\n" in word or "\r" in word:
             raise ValueError("AGI command words cannot hold line breaks")
-        if word == "" or any(c in word for c in ' "\\\t'):
-            escaped = word.replace("\\", "\\\\").replace('"', '\\"')
-            parts.append(f'"{escaped}"')
-        else:
-            parts.append(word)
+        escaped = word.replace("\\", "\\\\").replace('"', '\\"')
+        parts.append(f'"{escaped}"')
     return (" ".join(parts) + "\n").encode("utf-8")

@@ -89,18 +89,18 @@ class AgiSession:
             raise AgiHangup(f"caller hung up before {words[0] if words else 'command'}")
         self._writer.write(format_command(*words))
         self.commands += 1
+        if self._pending:
+            return self._pending.popleft()
         limit = self._command_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(self._next_reply(), limit)
+            async with asyncio.timeout(limit):
+                while not self._pending:
+                    data = await self._reader.read(READ_CHUNK)
+                    if not data:
+                        raise AgiProtocolError("Asterisk closed the AGI connection")
+                    self._pending.extend(self._replies.feed(data))
         except TimeoutError as exc:
             raise AgiTimeout(f"no reply to {' '.join(words)[:60]} within {limit}s") from exc
-
-    async def _next_reply(self) -> AgiReply:
-        while not self._pending:
-            data = await self._reader.read(READ_CHUNK)
-            if not data:
-                raise AgiProtocolError("Asterisk closed the AGI connection")
-            self._pending.extend(self._replies.feed(data))
         return self._pending.popleft()
 
     async def checked(self, *words: str, timeout: float | None = None) -> AgiReply:

@@ -1,0 +1,155 @@
+"""FastAGI: 200 concurrent IVR sessions, added server latency per command, against panoramisk.
+
+A fake Asterisk in its own process keeps 200 FastAGI sessions open at once (calls
+arriving over one second), sends the recorded ``agi_*`` header, and answers each
+command with the reply Asterisk gives, after the time the step takes on a real call
+(a prompt plays for a second, a caller presses a key after 0.7 s). Per command it
+measures the time from writing the previous reply (or the header) to reading the next
+command: what the server adds to each step of an IVR. Both servers run the same
+six-command flow (the recordings' probe). The baseline is panoramisk 1.4's
+``fast_agi.Application`` running the same flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import statistics
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from panoramisk import fast_agi
+
+from benchmarks.common import Row
+from ivr.agi.server import AgiServer, AgiSession
+
+HEADER = (
+    "agi_network: yes\nagi_network_script: ivr\nagi_request: agi://127.0.0.1/ivr\n"
+    "agi_channel: PJSIP/trunk-{n:08x}\nagi_language: en\nagi_type: PJSIP\n"
+    "agi_uniqueid: 1795403632.{n}\nagi_version: 22.10.1\nagi_callerid: +7916100{n:04d}\n"
+    "agi_calleridname: Caller {n}\nagi_context: cti-inbound\nagi_extension: s\n"
+    "agi_priority: 4\nagi_enhanced: 0.0\nagi_accountcode: \n\n"
+)
+REPLIES = {
+    "GET": "200 result=1 (+79161000000)\n",
+    "STREAM": "200 result=0 endpos=8000\n",
+    "WAIT": "200 result=50\n",
+}
+TAKES = {"STREAM": 1.0, "WAIT": 0.7}
+"""Seconds a step takes on a real call: a prompt plays, a caller presses a key."""
+COMMANDS = 6
+
+
+def reply_to(command: str) -> bytes:
+    return REPLIES.get(command.split(" ", 1)[0], "200 result=1\n").encode()
+
+
+async def our_flow(session: AgiSession) -> None:
+    await session.get_variable("CALLERID(num)")
+    await session.stream_file("cti-welcome", "0123456789#*")
+    await session.wait_for_digit(4000)
+    await session.set_variable("CTI_QUEUE", "sales")
+    await session.set_variable("CTI_REASON", "delivery")
+    await session.verbose("cti probe done")
+
+
+async def panoramisk_flow(request: Any) -> None:
+    await request.send_command("GET VARIABLE CALLERID(num)")
+    await request.send_command('STREAM FILE cti-welcome "0123456789#*"')
+    await request.send_command("WAIT FOR DIGIT 4000")
+    await request.send_command("SET VARIABLE CTI_QUEUE sales")
+    await request.send_command("SET VARIABLE CTI_REASON delivery")
+    await request.send_command('VERBOSE "cti probe done" 1')
+
+
+async def asterisk_session(port: int, n: int, latencies: list[float]) -> None:
+    await asyncio.sleep(n % 200 / 200)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(HEADER.format(n=n).encode())
+    sent = time.perf_counter()
+    while line := await reader.readline():
+        latencies.append(time.perf_counter() - sent)
+        command = line.decode()
+        await asyncio.sleep(TAKES.get(command.split(" ", 1)[0], 0))
+        writer.write(reply_to(command))
+        sent = time.perf_counter()
+    writer.close()
+
+
+async def asterisk(port: int, sessions: int, rounds: int) -> list[float]:
+    latencies: list[float] = []
+    for round_ in range(rounds):
+        await asyncio.gather(
+            *(asterisk_session(port, round_ * sessions + n, latencies) for n in range(sessions))
+        )
+    return latencies
+
+
+def asterisk_process(port: int, sessions: int, rounds: int, out: Connection) -> None:
+    out.send(asyncio.run(asterisk(port, sessions, rounds)))
+
+
+async def serve_and_drive(start: Any, sessions: int, rounds: int) -> list[float]:
+    port, stop = await start()
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=asterisk_process, args=(port, sessions, rounds, sender))
+    process.start()
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = await loop.run_in_executor(None, receiver.recv)
+    process.join()
+    await stop()
+    return latencies
+
+
+async def start_ours() -> tuple[int, Any]:
+    server = AgiServer({"ivr": our_flow}, port=0)
+    await server.start()
+    return server.port, server.close
+
+
+async def start_panoramisk() -> tuple[int, Any]:
+    app = fast_agi.Application(loop=asyncio.get_running_loop())
+    app.add_route("ivr", panoramisk_flow)
+    server = await asyncio.start_server(app.handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    async def stop() -> None:
+        server.close()
+        await server.wait_closed()
+
+    return port, stop
+
+
+def p99_ms(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] * 1000
+
+
+def run(quick: bool) -> list[Row]:
+    sessions, rounds = 200, (2 if quick else 5)
+    ours = asyncio.run(serve_and_drive(start_ours, sessions, rounds))
+    baseline = asyncio.run(serve_and_drive(start_panoramisk, sessions, rounds))
+    expected = sessions * rounds * COMMANDS
+    ours_p99, base_p99 = p99_ms(ours), p99_ms(baseline)
+    return [
+        Row(
+            name=f"FastAGI added latency per command p99, {sessions} concurrent sessions "
+            f"({len(ours):,} of {expected:,} commands)",
+            unit="ms",
+            target="≤ 1 ms",
+            measured=ours_p99,
+            baseline=base_p99,
+            baseline_name="panoramisk 1.4 fast_agi",
+            passed=ours_p99 <= 1.0 and len(ours) == expected,
+        ),
+        Row(
+            name="FastAGI added latency per command, median",
+            unit="ms",
+            target="(reported)",
+            measured=statistics.median(ours) * 1000,
+            baseline=statistics.median(baseline) * 1000,
+            baseline_name="panoramisk 1.4 fast_agi",
+            passed=None,
+        ),
+    ]
