@@ -1,4 +1,4 @@
-"""A TCP relay on 127.0.0.1 that a test can cut and restore, to stage a real outage."""
+"""A TCP relay on 127.0.0.1 that a test can cut, freeze and restore, to stage real outages."""
 
 from __future__ import annotations
 
@@ -7,13 +7,20 @@ import contextlib
 
 
 class Relay:
-    """Forward ``127.0.0.1:port`` to ``target``; ``cut()`` drops everything until ``restore()``."""
+    """Forward ``127.0.0.1:port`` to ``target``.
+
+    ``cut()`` closes the port and resets every connection (a server that went away);
+    ``freeze()`` keeps connections open but moves no bytes (a half-open network path);
+    ``restore()`` undoes either.
+    """
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> Relay:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -29,8 +36,13 @@ class Relay:
             writer.transport.abort()
         self._writers.clear()
 
+    def freeze(self) -> None:
+        self._flowing.clear()
+
     async def restore(self) -> None:
-        await self.start()
+        self._flowing.set()
+        if self._server is None:
+            await self.start()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(asyncio.CancelledError):
@@ -47,6 +59,7 @@ class Relay:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(ConnectionError, OSError):
                 while data := await src.read(65536):
+                    await self._flowing.wait()
                     dst.write(data)
                     await dst.drain()
             dst.transport.abort()

@@ -1,4 +1,4 @@
-"""The AMI events the server consumes: the shipped manager.conf lets exactly these through."""
+"""The AMI events the server consumes; the shipped manager.conf lets exactly these through."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ SERVER_EVENTS: frozenset[str] = frozenset(
         "Hangup",
         "DialBegin",
         "DialEnd",
+        "BridgeEnter",
+        "BridgeLeave",
         "BlindTransfer",
         "AttendedTransfer",
         "AGIExecStart",
@@ -30,4 +32,7 @@ SERVER_EVENTS: frozenset[str] = frozenset(
         "Reload",
     }
 )
-"""``VarSet`` is let through only for variables whose name starts with ``CTI_``."""
+"""Event names as Asterisk spells them; ``VarSet`` only for variables named ``VARSET_PREFIX…``."""
+
+VARSET_PREFIX = "CTI_"
+"""The prefix of the channel variables the IVR and dialplan hand to the server."""

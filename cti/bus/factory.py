@@ -8,5 +8,5 @@ from cti.bus.redis import RedisBus
 
 
 def create_bus(redis_url: str | None) -> EventBus:
-    """The event bus for this configuration."""
+    """The event bus for this configuration: ``RedisBus`` if ``redis_url``, else in-process."""
     return RedisBus(redis_url) if redis_url else InProcessBus()
