@@ -17,7 +17,9 @@ from cti.api.app import create_api
 from cti.bridge import run_bridge
 from cti.bus.base import EventBus
 from cti.bus.factory import create_bus
+from cti.calls.model import CallStage
 from cti.calls.service import CallService
+from cti.metrics import Metric
 from cti.settings import Settings
 from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
 from cti.store.migrate import upgrade
@@ -114,4 +116,58 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.metrics = lambda: runtime_metrics(runtime)
     return app
+
+
+def runtime_metrics(runtime: Runtime) -> list[Metric]:
+    """What ``/metrics`` reports: the AMI link, calls, storage, the IVR and the bus."""
+    ami, agi, writer = runtime.ami.stats, runtime.agi.stats, runtime.writer
+    counter, gauge = "counter", "gauge"
+    live = runtime.service.tracker.calls.values()
+    metrics = [
+        Metric(
+            "cti_ami_up",
+            gauge,
+            "1 while logged in to Asterisk",
+            float(runtime.ami.state.value == "connected"),
+        ),
+        Metric("cti_ami_frames_total", counter, "AMI messages received", ami.frames),
+        Metric(
+            "cti_ami_events_total", counter, "AMI events delivered to call tracking", ami.events
+        ),
+        Metric(
+            "cti_ami_dropped_noise_total", counter, "AMI events dropped unparsed", ami.dropped_noise
+        ),
+        Metric(
+            "cti_ami_malformed_total", counter, "AMI messages dropped as malformed", ami.malformed
+        ),
+        Metric(
+            "cti_ami_oversize_total", counter, "AMI messages dropped as too large", ami.oversize
+        ),
+        Metric("cti_ami_connects_total", counter, "AMI logins", ami.connects),
+        Metric(
+            "cti_ami_resyncs_total", counter, "Live-state read-backs from Asterisk", ami.resyncs
+        ),
+        Metric(
+            "cti_domain_events_total", counter, "Call events published", runtime.service.published
+        ),
+        Metric("cti_calls_written_total", counter, "Finished calls stored", writer.written),
+        Metric(
+            "cti_calls_write_pending", gauge, "Finished calls waiting to be stored", writer.pending
+        ),
+        Metric("cti_agi_sessions_total", counter, "FastAGI sessions served", agi.sessions),
+        Metric("cti_agi_sessions_active", gauge, "FastAGI sessions running", agi.active),
+        Metric("cti_agi_hangups_total", counter, "Callers who hung up in the IVR", agi.hangups),
+        Metric("cti_agi_failures_total", counter, "IVR sessions ended by an error", agi.failures),
+        Metric("cti_agi_rejected_total", counter, "FastAGI connections refused", agi.rejected),
+    ]
+    for stage in CallStage:
+        if stage is not CallStage.ENDED:
+            count = sum(1 for call in live if call.stage is stage)
+            metrics.append(
+                Metric(
+                    "cti_calls_active", gauge, "Live calls by stage", count, {"stage": stage.value}
+                )
+            )
+    return metrics

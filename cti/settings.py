@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         SecretStr(""), description="Signs login tokens. Required outside the demo."
     )
+    metrics_token: SecretStr = Field(
+        SecretStr(""), description="Bearer token Prometheus may use for /metrics (else a login)."
+    )
     demo: bool = Field(False, description="Demo mode: demo secrets allowed, simulated PBX.")
     data_dir: Path = Field(Path("var"), description="Folder for the SQLite file and caches.")
 

@@ -12,7 +12,7 @@ from cti import __version__
 from cti.api import errors
 from cti.api.context import ApiContext, LiveCalls
 from cti.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
-from cti.api.routes import auth, calls, health, schema, users
+from cti.api.routes import auth, calls, health, metrics, schema, users
 from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import DEFAULT_TTL, TokenSigner
@@ -59,6 +59,13 @@ def create_api(
     )
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    for router in (health.router, auth.router, calls.router, users.router, schema.router):
+    for router in (
+        health.router,
+        auth.router,
+        calls.router,
+        users.router,
+        schema.router,
+        metrics.router,
+    ):
         app.include_router(router)
     return app

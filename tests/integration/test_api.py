@@ -130,6 +130,7 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("GET", "/api/users", Role.ADMIN),
     ("POST", "/api/users", Role.ADMIN),
     ("GET", "/api/openapi.json", Role.AGENT),
+    ("GET", "/metrics", Role.SUPERVISOR),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 

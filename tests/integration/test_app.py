@@ -32,7 +32,7 @@ async def server(
     database_url: str,
 ) -> AsyncIterator[tuple[PbxSimulator, Runtime, httpx.AsyncClient]]:
     sim = await PbxSimulator(secret="s3cret-for-tests", speed=50).start()
-    settings = Settings(secret_key=SecretStr("k" * 32))
+    settings = Settings(secret_key=SecretStr("k" * 32), metrics_token=SecretStr("scrape-" * 4))
     settings.ami.port = sim.port
     settings.ami.secret = SecretStr("s3cret-for-tests")
     settings.ami.reconnect_min = 0.05
@@ -103,3 +103,24 @@ async def test_a_replayed_recording_is_stored_call_by_call(
     stored = await recent(client)
     assert len(stored) == 30
     assert sum(c["outcome"] == "answered" for c in stored) == 10
+
+
+async def test_metrics_for_prometheus(
+    server: tuple[PbxSimulator, Runtime, httpx.AsyncClient],
+) -> None:
+    sim, runtime, client = server
+    await sim.place_call("answered")
+    await wait_until(lambda: runtime.writer.written >= 1)
+    body = (await client.get("/metrics")).text
+    assert "cti_ami_up 1" in body
+    assert "cti_calls_written_total 1" in body
+    assert 'cti_calls_active{stage="talking"} 0' in body
+    assert "cti_agi_sessions_total 1" in body
+    scrape = {"Authorization": "Bearer " + "scrape-" * 4}
+    anonymous = httpx.AsyncClient(transport=client._transport, base_url="http://cti.test")
+    async with anonymous:
+        assert (await anonymous.get("/metrics", headers=scrape)).status_code == 200
+        assert (
+            await anonymous.get("/metrics", headers={"Authorization": "Bearer nope"})
+        ).status_code == 401
+        assert (await anonymous.get("/metrics")).status_code == 401
