@@ -394,18 +394,19 @@ class CallTracker:
         return [self._ring_ended(call, ring, now, DIAL_OUTCOMES.get(status, status.lower()))]
 
     def _on_transfer(self, msg: Message, now: float) -> list[CallEvent]:
-        linkedid = self._channel_call.get(msg.get("TransfererUniqueid", ""))
+        blind = msg.get("Event") == "BlindTransfer"
+        prefix = "Transferer" if blind else "OrigTransferer"
+        linkedid = self._channel_call.get(msg.get(f"{prefix}Uniqueid", ""))
         call = self.calls.get(linkedid) if linkedid else None
         if call is None:
             return []
-        kind = "blind" if msg.get("Event") == "BlindTransfer" else "attended"
         transfer = {
-            "kind": kind,
-            "by": msg.get("TransfererChannel", ""),
+            "kind": "blind" if blind else "attended",
+            "by": msg.get(f"{prefix}Channel", ""),
             "result": msg.get("Result", ""),
             "to": f"{msg.get('Extension', '')}@{msg.get('Context', '')}"
-            if kind == "blind"
-            else msg.get("TransferTargetChannel", ""),
+            if blind
+            else msg.get("TransferTargetChannel") or msg.get("SecondTransfererChannel", ""),
         }
         call.transfers.append(transfer)
         return [self._event(CallEventType.TRANSFERRED, call, now, **transfer)]

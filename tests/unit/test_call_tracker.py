@@ -229,3 +229,29 @@ def test_to_dict_carries_every_field_but_the_live_channels() -> None:
     del expected["channels"]
     expected.update(stage="ended", outcome="answered")
     assert call.to_dict() == expected
+
+
+def test_attended_transfer_is_recorded_with_asterisk_22_headers() -> None:
+    tracker = CallTracker()
+    tracker.handle(chan("Newchannel", TRUNK, "100.1"), 0.0)
+    tracker.handle(chan("Newchannel", AGENT, "100.2"), 0.0)
+    out = tracker.handle(
+        {
+            "Event": "AttendedTransfer",
+            "Result": "Success",
+            "OrigTransfererChannel": AGENT,
+            "OrigTransfererUniqueid": "100.2",
+            "SecondTransfererChannel": "PJSIP/1001-0000000c",
+            "SecondTransfererUniqueid": "200.1",
+            "TransferTargetChannel": "PJSIP/1002-0000000d",
+            "DestType": "Bridge",
+        },
+        9.0,
+    )
+    assert kinds(out) == [CallEventType.TRANSFERRED.value]
+    assert tracker.calls["100.1"].transfers[0] == {
+        "kind": "attended",
+        "by": AGENT,
+        "result": "Success",
+        "to": "PJSIP/1002-0000000d",
+    }
