@@ -160,7 +160,7 @@ def serve() -> None:
 
 
 @main.command()
-@click.option("--calls-per-minute", default=12.0, show_default=True, help="Simulated call rate.")
+@click.option("--calls-per-minute", default=4.0, show_default=True, help="Simulated call rate.")
 @click.option("--speed", default=1.0, show_default=True, help="Run simulated time faster.")
 def demo(calls_per_minute: float, speed: float) -> None:
     """Run the server with demo data and a simulated PBX (SQLite, nothing else needed)."""

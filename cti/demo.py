@@ -19,6 +19,7 @@ DEMO_USERS = (
     ("alice", "agent", "demo-agent", "PJSIP/1001", "Alice"),
     ("bob", "agent", "demo-agent", "PJSIP/1002", "Bob"),
     ("carol", "agent", "demo-agent", "PJSIP/1003", "Carol"),
+    ("dan", "agent", "demo-agent", "PJSIP/1004", "Dan"),
 )
 DEMO_CALLERS = [
     ("+79161234567", "Ivan Petrov"),

@@ -1,10 +1,35 @@
 """A PBX simulator speaking Asterisk 22's AMI and FastAGI exactly as the recordings show.
 
-Used by ``cti demo`` and the tests; imports only ``cti.ami.protocol`` and the standard library.
+May import ``cti.ami.protocol`` and the standard library only. Pure parts (``render``,
+``agicmd``, ``engine``, ``scenarios``) touch no socket; ``agi`` and ``server`` move their
+bytes over TCP. Used by ``cti demo`` and the tests.
 """
 
-from cti.pbxsim.agi import CallerScript
-from cti.pbxsim.pbx import Agent, CallPlan, SimulatedPbx
-from cti.pbxsim.server import MixWeights, PbxSimulator
+from cti.pbxsim.engine import (
+    CallerScript,
+    CallPlan,
+    MemberConfig,
+    Pbx,
+    PbxConfig,
+    ProbeScript,
+    QueueConfig,
+)
+from cti.pbxsim.scenarios import MixWeights, generate, generate_burst, plan_for, run_calls
+from cti.pbxsim.server import CallResult, PbxSimulator
 
-__all__ = ["Agent", "CallPlan", "CallerScript", "MixWeights", "PbxSimulator", "SimulatedPbx"]
+__all__ = [
+    "CallPlan",
+    "CallResult",
+    "CallerScript",
+    "MemberConfig",
+    "MixWeights",
+    "Pbx",
+    "PbxConfig",
+    "PbxSimulator",
+    "ProbeScript",
+    "QueueConfig",
+    "generate",
+    "generate_burst",
+    "plan_for",
+    "run_calls",
+]

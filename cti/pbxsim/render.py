@@ -1,18 +1,36 @@
-"""AMI events rendered exactly as Asterisk 22 writes them: same names, order and privileges.
+"""AMI events and replies rendered exactly as Asterisk 22 writes them: names, order, privileges.
 
 Each schema lists the headers of one event type in Asterisk's order; ``<chan>`` stands
 for the fourteen-header channel snapshot, ``<Dest>`` / ``<LocalOne>`` / ``<LocalTwo>``
-for the same snapshot with a prefix, and ``<bridge>`` for the bridge snapshot. A schema
-item ending in ``?`` is written only when its first header has a value (``DialBegin`` of
-an originated call has no calling channel). ``tests/protocol/test_pbxsim_render.py``
-re-renders every event of every recording and compares the bytes.
+for the same snapshot with a prefix, and ``<bridge>`` for the bridge snapshot. An item
+ending in ``?`` is written only when its first header has a value: ``DialBegin`` of an
+originated call has no calling channel, list events carry ``ActionID`` only when the
+action had one, ``Hangup`` carries ``TechCause`` only when the technology gave one.
+``tests/protocol/test_pbxsim_render.py`` re-renders every recorded event and compares bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from cti.ami.protocol import format_message
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+AMI_VERSION = "11.0.0"
+VERSION = "22.10.1"
+"""The Asterisk version the simulator claims (``CoreSettings``, ``agi_version``)."""
+STATE_DESC = {
+    0: "Down",
+    1: "Rsrvd",
+    2: "OffHook",
+    3: "Dialing",
+    4: "Ring",
+    5: "Ringing",
+    6: "Up",
+    7: "Busy",
+    8: "Dialing Offhook",
+    9: "Pre-ring",
+}
 
 SNAPSHOT = (
     "Channel",
@@ -39,14 +57,6 @@ BRIDGE = (
     "BridgeNumChannels",
     "BridgeVideoSourceMode",
 )
-BLOCKS = {
-    "<chan>": SNAPSHOT,
-    "<Dest>": tuple(f"Dest{name}" for name in SNAPSHOT),
-    "<LocalOne>": tuple(f"LocalOne{name}" for name in SNAPSHOT),
-    "<LocalTwo>": tuple(f"LocalTwo{name}" for name in SNAPSHOT),
-    "<bridge>": BRIDGE,
-}
-CALL, AGENT = "call,all", "agent,all"
 MEMBER = (
     "Queue",
     "MemberName",
@@ -65,21 +75,27 @@ MEMBER = (
     "Ringinuse",
     "Wrapuptime",
 )
-"""The headers of every queue-member event (status, added, removed, pause)."""
+BLOCKS = {
+    "<chan>": SNAPSHOT,
+    "<Dest>": tuple(f"Dest{name}" for name in SNAPSHOT),
+    "<LocalOne>": tuple(f"LocalOne{name}" for name in SNAPSHOT),
+    "<LocalTwo>": tuple(f"LocalTwo{name}" for name in SNAPSHOT),
+    "<bridge>": BRIDGE,
+    "<member>": MEMBER,
+}
+CALL, AGENT, DIALPLAN = "call,all", "agent,all", "dialplan,all"
+LIST_COMPLETE = ("ActionID?", "EventList", "ListItems")
 
 SCHEMAS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "Newchannel": (CALL, ("<chan>",)),
     "Newstate": (CALL, ("<chan>",)),
     "NewConnectedLine": (CALL, ("<chan>",)),
     "NewCallerid": (CALL, ("<chan>", "CID-CallingPres")),
-    "Newexten": (CALL, ("<chan>", "Extension", "Application", "AppData")),
-    "VarSet": ("dialplan,all", ("<chan>", "Variable", "Value")),
-    "LocalBridge": (
-        CALL,
-        ("<LocalOne>", "<LocalTwo>", "Context", "Exten", "LocalOptimization"),
-    ),
+    "Newexten": (DIALPLAN, ("<chan>", "Extension", "Application", "AppData")),
+    "VarSet": (DIALPLAN, ("<chan>", "Variable", "Value")),
+    "LocalBridge": (CALL, ("<LocalOne>", "<LocalTwo>", "Context", "Exten", "LocalOptimization")),
     "DialBegin": (CALL, ("<chan>?", "<Dest>", "DialString")),
-    "DialState": (CALL, ("<chan>", "<Dest>", "DialStatus")),
+    "DialState": (CALL, ("<chan>?", "<Dest>", "DialStatus")),
     "DialEnd": (CALL, ("<chan>?", "<Dest>", "DialStatus")),
     "AGIExecStart": ("agi,all", ("<chan>", "CommandId", "Command")),
     "AGIExecEnd": ("agi,all", ("<chan>", "CommandId", "Command", "ResultCode", "Result")),
@@ -113,26 +129,28 @@ SCHEMAS: dict[str, tuple[str | None, tuple[str, ...]]] = {
             "Reason",
         ),
     ),
-    "QueueMemberStatus": (
-        AGENT,
-        MEMBER,
-    ),
+    "QueueMemberStatus": (AGENT, ("<member>",)),
+    "QueueMemberAdded": (AGENT, ("<member>",)),
+    "QueueMemberRemoved": (AGENT, ("<member>",)),
+    "QueueMemberPause": (AGENT, ("<member>",)),
     "BridgeCreate": (CALL, ("<bridge>",)),
     "BridgeDestroy": (CALL, ("<bridge>",)),
     "BridgeEnter": (CALL, ("<bridge>", "<chan>")),
     "BridgeLeave": (CALL, ("<bridge>", "<chan>")),
     "SoftHangupRequest": (CALL, ("<chan>", "Cause")),
     "HangupRequest": (CALL, ("<chan>", "Cause")),
-    "Hangup": (CALL, ("<chan>", "Cause", "Cause-txt")),
+    "Hangup": (CALL, ("<chan>", "Cause", "Cause-txt", "TechCause?")),
     "DeviceStateChange": (CALL, ("Device", "State")),
     "OriginateResponse": (
         CALL,
         (
-            "ActionID",
+            "ActionID?",
             "Response",
             "Channel",
-            "Context",
-            "Exten",
+            "Context?",
+            "Exten?",
+            "Application?",
+            "Data?",
             "Reason",
             "Uniqueid",
             "CallerIDNum",
@@ -170,7 +188,7 @@ SCHEMAS: dict[str, tuple[str | None, tuple[str, ...]]] = {
             "ServicelevelPerf",
             "ServicelevelPerf2",
             "Weight",
-            "ActionID",
+            "ActionID?",
         ),
     ),
     "QueueMember": (
@@ -191,7 +209,7 @@ SCHEMAS: dict[str, tuple[str | None, tuple[str, ...]]] = {
             "Paused",
             "PausedReason",
             "Wrapuptime",
-            "ActionID",
+            "ActionID?",
         ),
     ),
     "QueueEntry": (
@@ -207,7 +225,7 @@ SCHEMAS: dict[str, tuple[str | None, tuple[str, ...]]] = {
             "ConnectedLineName",
             "Wait",
             "Priority",
-            "ActionID",
+            "ActionID?",
         ),
     ),
     "QueueSummary": (
@@ -220,33 +238,23 @@ SCHEMAS: dict[str, tuple[str | None, tuple[str, ...]]] = {
             "HoldTime",
             "TalkTime",
             "LongestHoldTime",
-            "ActionID",
+            "ActionID?",
         ),
     ),
     "CoreShowChannel": (
         None,
-        ("ActionID", "<chan>", "Application", "ApplicationData", "Duration", "BridgeId"),
+        ("ActionID?", "<chan>", "Application", "ApplicationData", "Duration", "BridgeId"),
     ),
-    "QueueStatusComplete": (None, ("ActionID", "EventList", "ListItems")),
-    "QueueSummaryComplete": (None, ("ActionID", "EventList", "ListItems")),
-    "CoreShowChannelsComplete": (None, ("ActionID", "EventList", "ListItems")),
-    "QueueMemberAdded": (
-        AGENT,
-        MEMBER,
-    ),
-    "QueueMemberRemoved": (
-        AGENT,
-        MEMBER,
-    ),
-    "QueueMemberPause": (
-        AGENT,
-        MEMBER,
-    ),
+    "QueueStatusComplete": (None, LIST_COMPLETE),
+    "QueueSummaryComplete": (None, LIST_COMPLETE),
+    "CoreShowChannelsComplete": (None, LIST_COMPLETE),
 }
 
 
 def event_fields(name: str, values: Mapping[str, str]) -> list[tuple[str, str]]:
     """The headers of event ``name`` in Asterisk's order, filled from ``values``.
+
+    ``Privilege`` comes from the schema, never from ``values``: it is part of the format.
 
     Raises:
         KeyError: no schema for that event.
@@ -254,7 +262,7 @@ def event_fields(name: str, values: Mapping[str, str]) -> list[tuple[str, str]]:
     privilege, items = SCHEMAS[name]
     fields = [("Event", name)]
     if privilege is not None:
-        fields.append(("Privilege", values.get("Privilege", privilege)))
+        fields.append(("Privilege", privilege))
     for item in items:
         optional = item.endswith("?")
         key = item.rstrip("?")
@@ -270,11 +278,43 @@ def render_event(name: str, values: Mapping[str, str]) -> bytes:
     return format_message(event_fields(name, values))
 
 
-def render_response(fields: list[tuple[str, str]]) -> bytes:
-    """A reply to an action: ``Response`` first, the rest as given."""
-    return format_message(fields)
+def render_response(
+    response: str, action_id: str = "", fields: Iterable[tuple[str, str]] = ()
+) -> bytes:
+    """A reply to an action: ``Response``, ``ActionID`` when the action had one, then ``fields``."""
+    head = [("Response", response)]
+    if action_id:
+        head.append(("ActionID", action_id))
+    return format_message([*head, *fields])
+
+
+def render_success(action_id: str, message: str) -> bytes:
+    """``Response: Success`` with a message (``astman_send_ack``)."""
+    return render_response("Success", action_id, [("Message", message)])
+
+
+def render_error(action_id: str, message: str) -> bytes:
+    """``Response: Error`` with a message (``astman_send_error``)."""
+    return render_response("Error", action_id, [("Message", message)])
+
+
+def render_list_start(action_id: str, message: str) -> bytes:
+    """The acknowledgement that opens an event list (``... will follow``)."""
+    return render_response("Success", action_id, [("EventList", "start"), ("Message", message)])
+
+
+def render_list_complete(name: str, action_id: str, count: int) -> bytes:
+    """The event that closes an event list."""
+    return render_event(
+        name, {"ActionID": action_id, "EventList": "Complete", "ListItems": str(count)}
+    )
+
+
+def render_goodbye(action_id: str) -> bytes:
+    """The reply to ``Logoff``."""
+    return render_response("Goodbye", action_id, [("Message", "Thanks for all the fish.")])
 
 
 def prefixed(prefix: str, snapshot: Mapping[str, str]) -> dict[str, str]:
-    """A channel snapshot under a prefix (``Dest``, ``LocalOne``)."""
+    """A channel snapshot under a prefix (``Dest``, ``LocalOne``, ``LocalTwo``)."""
     return {f"{prefix}{name}": snapshot.get(name, "") for name in SNAPSHOT}

@@ -1,119 +1,324 @@
-"""The simulator's AMI server: Asterisk 22's banner, login, actions and event stream."""
+"""The simulator's AMI server: Asterisk 22's banner, login, actions and event stream.
+
+``PbxSimulator`` runs ``cti.pbxsim.engine.Pbx`` in real time scaled by ``speed``
+(virtual seconds per real second), serves AMI on ``127.0.0.1`` and, when given an
+IVR address, calls it over FastAGI for every inbound call. Replies are Asterisk's,
+texts included (``main/manager.c`` of 22.10.1); fault hooks (``restart``,
+``drop_connections``, ``send_raw``) let tests break things the way a real PBX does.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import logging
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
-from cti.ami.protocol import AmiFramer, format_message, parse_headers
-from cti.pbxsim.agi import CallerScript, IvrTarget
-from cti.pbxsim.pbx import Agent, CallPlan, Shape, SimulatedPbx
-from cti.pbxsim.render import render_event
+from cti.ami.protocol import AmiFramer, parse_headers
+from cti.pbxsim.agi import MAX_AGI_CONNECT, run_fastagi
+from cti.pbxsim.agisession import AgiSession
+from cti.pbxsim.engine import (
+    Call,
+    CallPlan,
+    IvrTarget,
+    Pbx,
+    PbxConfig,
+    Shape,
+)
+from cti.pbxsim.render import (
+    AMI_VERSION,
+    BANNER,
+    VERSION,
+    render_error,
+    render_event,
+    render_goodbye,
+    render_list_complete,
+    render_list_start,
+    render_response,
+    render_success,
+)
+from cti.pbxsim.scenarios import MixWeights, config_for, human_behaviour, human_plan, plan_for
 
 log = logging.getLogger(__name__)
 
-BANNER = b"Asterisk Call Manager/11.0.0\r\n"
-VERSION = "22.10.1"
 MAX_SESSION_BUFFER = 8 * 1024 * 1024
+AUTH_TIMEOUT = 30.0
+TRUE_WORDS = frozenset({"yes", "true", "y", "t", "1", "on"})
+DEFAULT_CALLERS = [(f"+7916{n:07d}", f"Caller {n}") for n in range(1000, 1100)]
 
 
-@dataclass
+@dataclass(eq=False)
 class Session:
-    """One AMI client connection."""
+    """One AMI client connection and what Asterisk keeps about it."""
 
     writer: asyncio.StreamWriter
     number: int
     logged_in: bool = False
     events: bool = True
+    username: str = ""
+    challenge: str = ""
+
+    @property
+    def peer(self) -> tuple[str, int]:
+        address = self.writer.get_extra_info("peername") or ("127.0.0.1", 0)
+        return str(address[0]), int(address[1])
+
+    @property
+    def local(self) -> tuple[str, int]:
+        address = self.writer.get_extra_info("sockname") or ("127.0.0.1", 0)
+        return str(address[0]), int(address[1])
 
 
-@dataclass
-class MixWeights:
-    """How often each kind of call happens in ``run_mix``."""
+@dataclass(frozen=True)
+class CallResult:
+    """How a simulated call ended and what the IVR decided for it."""
 
-    answered: float = 0.6
-    abandoned: float = 0.15
-    ringnoanswer: float = 0.1
-    hangup_in_ivr: float = 0.1
-    unanswered: float = 0.05
+    outcome: str
+    linkedid: str
+    queue: str
+    agent: str
+    variables: dict[str, str]
 
 
-@dataclass
+def _login_part(raw: bytes) -> int:
+    """Where a recording's own banner, login reply, ``FullyBooted`` and ``SuccessfulAuth`` end."""
+    position = raw.index(b"\r\n") + 2 if raw.startswith(BANNER[:-2]) else 0
+    while (end := raw.find(b"\r\n\r\n", position)) >= 0:
+        frame = raw[position:end]
+        login = b"Message: Authentication accepted" in frame and frame.startswith(b"Response: ")
+        if not login and not frame.startswith((b"Event: FullyBooted", b"Event: SuccessfulAuth")):
+            break
+        position = end + 4
+    return position
+
+
+def _true(value: str) -> bool:
+    return value.strip().lower() in TRUE_WORDS
+
+
+def _tv(epoch: float) -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
+    return f"{stamp}.{int(epoch * 1000) % 1000:03d}+0000"
+
+
 class PbxSimulator:
     """A PBX on ``127.0.0.1`` that speaks AMI and calls a FastAGI IVR like Asterisk 22.
 
     Args:
-        username, secret: the AMI user that may log in.
-        shape: ``local`` (channels named as in the recordings) or ``trunk``.
-        speed: simulated seconds per real second.
-        ivr: the FastAGI IVR to call; ``None`` runs the recordings' probe script.
+        username: the AMI user that may log in (matched case-insensitively).
+        secret: its secret.
+        host: where to listen.
+        port: the port; ``0`` picks a free one (read ``port`` after ``start``).
+        shape: ``local`` (channels as the recordings name them) or ``trunk``
+            (``PJSIP/trunk-…`` and ``PJSIP/100x`` agents, the project's dialplan).
+        speed: virtual seconds per real second (``100`` plays a 30 s call in 0.3 s).
+        ivr: ``(host, port)`` of the FastAGI IVR; ``None`` runs the recordings' probe.
+        seed: seeds every random choice, so a run can be repeated.
+        config: a full PBX configuration (overrides ``shape`` and ``ivr``).
+        auth_delay: real seconds before a failed login is answered (Asterisk: 1).
     """
 
-    username: str = "cti"
-    secret: str = "demo-secret"
-    host: str = "127.0.0.1"
-    port: int = 0
-    shape: Shape = "local"
-    speed: float = 1.0
-    ivr: IvrTarget | None = None
-    seed: int = 0
-    sessions: list[Session] = field(default_factory=list)
-    failed_logins: int = 0
-
-    def __post_init__(self) -> None:
-        self.pbx = SimulatedPbx.like_the_recordings(
-            self._broadcast, shape=self.shape, speed=self.speed, ivr=self.ivr, seed=self.seed
-        )
-        self.random = random.Random(self.seed)
-        self._server: asyncio.Server | None = None
+    def __init__(
+        self,
+        *,
+        username: str = "cti",
+        secret: str = "demo-secret",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        shape: Shape = "local",
+        speed: float = 1.0,
+        ivr: IvrTarget | None = None,
+        seed: int = 0,
+        config: PbxConfig | None = None,
+        auth_delay: float = 1.0,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.username = username
+        self.secret = secret
+        self.host = host
+        self.port = port
+        self.speed = speed
+        self.seed = seed
+        self.auth_delay = auth_delay
+        self.config = config or config_for(shape, ivr=ivr)
+        self.sessions: list[Session] = []
+        self.listeners: list[Callable[[bytes], None]] = []
+        """Also receive every AMI event the PBX publishes (recorders, tests)."""
+        self._held: list[bytes] | None = None
+        self.failed_logins = 0
+        self.human_agents = False
+        """Whether agents answer and talk with human timings (``run_mix`` turns it on)."""
+        self.random = random.Random(seed)
         self._numbers = itertools.count(1)
-        self._calls: set[asyncio.Task[str]] = set()
+        self._server: asyncio.Server | None = None
+        self._driver: asyncio.Task[None] | None = None
+        self._kick = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._booted = time.monotonic()
+        self._session_tasks: set[asyncio.Task[None]] = set()
+        self._waiters: set[asyncio.Future[CallResult]] = set()
+        self._origin_real = 0.0
+        self._origin_virtual = 0.0
+        self.pbx = self._new_pbx(time.time())
+        self._anchor()
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> PbxSimulator:
+        """Listen for AMI clients and start the clock."""
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        self._ensure_clock()
         return self
 
     async def close(self) -> None:
-        for task in list(self._calls) + list(self._tasks):
+        """Stop everything: calls, IVR sessions, AMI connections, the listener."""
+        tasks = list(self._tasks)
+        if self._driver is not None:
+            tasks.append(self._driver)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._calls, *self._tasks, return_exceptions=True)
         if self._server is not None:
             self._server.close()
         self.drop_connections()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._session_tasks:
+            await asyncio.wait(list(self._session_tasks), timeout=max(1.0, self.auth_delay + 0.5))
         if self._server is not None:
             await self._server.wait_closed()
+        self._fail_waiters()
+
+    async def __aenter__(self) -> PbxSimulator:
+        return await self.start()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
 
     def drop_connections(self) -> None:
-        """Cut every AMI connection, as a network failure would."""
+        """Cut every AMI connection at once, as a network failure would."""
         for session in list(self.sessions):
             session.writer.transport.abort()
         self.sessions.clear()
 
     async def restart(self, downtime: float = 0.2) -> None:
-        """Behave like an Asterisk restart: connections drop, every live call is gone."""
-        for task in list(self._calls):
-            task.cancel()
-        await asyncio.gather(*self._calls, return_exceptions=True)
+        """Behave like an Asterisk restart: connections drop, live calls vanish, it comes back.
+
+        New logins get ``FullyBooted`` with a small ``Uptime``; queue statistics and
+        channel numbering start again from zero, as they do on a real restart.
+        """
         if self._server is not None:
             self._server.close()
         self.drop_connections()
-        self.pbx.reset()
+        for task in list(self._tasks):
+            if task.get_name().startswith("pbxsim-agi"):
+                task.cancel()
+        self._fail_waiters()
+        self.pbx = self._new_pbx(self.virtual_now())
+        self._anchor()
+        self._kick.set()
         await asyncio.sleep(downtime)
-        self._booted = time.monotonic()
+        self.pbx.booted = self.pbx.last_reload = self.virtual_now()
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
 
+    def _new_pbx(self, start: float) -> Pbx:
+        pbx = Pbx(self.config, self._broadcast, seed=self.random.randrange(1 << 30), start=start)
+        pbx.agi_connector = self._connect_agi
+        pbx.awaiter = self._outcome
+        if self.human_agents:
+            self._humanise(pbx)
+        return pbx
+
+    @staticmethod
+    def _humanise(pbx: Pbx) -> None:
+        for queue in pbx.queues.values():
+            for member in queue.members:
+                member.behaviour = human_behaviour
+
+    async def _outcome(self, call: Call) -> str:
+        self._ensure_clock()
+        return (await self._result(call)).outcome
+
+    def _ensure_clock(self) -> None:
+        if self._driver is None or self._driver.done():
+            self._driver = asyncio.create_task(self._drive(), name="pbxsim-clock")
+
+    # -- the clock ----------------------------------------------------------------------
+
+    def _anchor(self) -> None:
+        self._origin_real = time.monotonic()
+        self._origin_virtual = self.pbx.now
+
+    def virtual_now(self) -> float:
+        """The PBX's epoch time now: real time elapsed since start, times ``speed``."""
+        return self._origin_virtual + (time.monotonic() - self._origin_real) * self.speed
+
+    def sync(self) -> None:
+        """Bring the PBX to the present: run every step that is due by now."""
+        self.pbx.run_until(self.virtual_now())
+
+    def _poke(self) -> None:
+        self._kick.set()
+
+    async def _drive(self) -> None:
+        while True:
+            try:
+                self.sync()
+            except Exception:
+                log.exception("simulated Asterisk: a call step failed; the PBX carries on")
+                continue
+            self._kick.clear()
+            due = self.pbx.next_due()
+            if due is None:
+                await self._kick.wait()
+                continue
+            delay = (due - self.virtual_now()) / self.speed
+            if delay <= 0:
+                await asyncio.sleep(0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), delay)
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- FastAGI ------------------------------------------------------------------------
+
+    def _connect_agi(self, session: AgiSession) -> None:
+        target = self.config.ivr
+        if target is None:
+            session.fail()
+            return
+        timeout = max(MAX_AGI_CONNECT / self.speed, 0.25)
+        self._spawn(
+            run_fastagi(
+                session, target, connect_timeout=timeout, before=self.sync, after=self._poke
+            ),
+            f"pbxsim-agi-{session.chan.uniqueid}",
+        )
+
     # -- calls --------------------------------------------------------------------------
+
+    def plan(
+        self,
+        scenario: str = "answered",
+        *,
+        caller: str = "+79161234567",
+        name: str = "Ivan Petrov",
+        digits: str | None = None,
+        hold: float | None = None,
+        talk: float | None = None,
+    ) -> CallPlan:
+        """The caller's plan for a scenario, to adjust before ``place_call(plan=…)``."""
+        return plan_for(scenario, caller=caller, name=name, digits=digits, hold=hold, talk=talk)
 
     def place_call(
         self,
@@ -122,86 +327,122 @@ class PbxSimulator:
         caller: str = "+79161234567",
         name: str = "Ivan Petrov",
         digits: str | None = None,
-    ) -> asyncio.Task[str]:
-        """Start one call like a recording's scenario; the task returns how it ended."""
-        return self.start_call(self.plan(scenario, caller=caller, name=name, digits=digits))
+        hold: float | None = None,
+        talk: float | None = None,
+        plan: CallPlan | None = None,
+    ) -> asyncio.Future[CallResult]:
+        """Start one call of a scenario (see ``cti.pbxsim.scenarios.plan_for``) now.
 
-    def start_call(self, plan: CallPlan) -> asyncio.Task[str]:
-        """Start one call from a plan; the task returns how it ended."""
-        task = asyncio.create_task(self.pbx.call(plan), name=f"call-{plan.caller}")
-        self._calls.add(task)
-        task.add_done_callback(self._calls.discard)
-        return task
+        Returns:
+            A future of the call's ``CallResult``: await it to wait for the end of the
+            call, or let the call run on its own.
 
-    def plan(self, scenario: str, *, caller: str, name: str, digits: str | None = None) -> CallPlan:
-        """The caller's behaviour for a scenario name."""
-        match scenario:
-            case "answered":
-                return CallPlan(caller, name, CallerScript(digits=digits or "2"))
-            case "abandoned":
-                return CallPlan(caller, name, CallerScript(digits=digits or "3"), patience=8)
-            case "ringnoanswer":
-                return CallPlan(caller, name, CallerScript(digits=digits or "3"), patience=24)
-            case "hangup-in-ivr":
-                return CallPlan(caller, name, CallerScript(digits=digits or "2", hangup_after=4))
-            case "unanswered":
-                return CallPlan(caller, name, CallerScript(digits=digits or "3"), max_wait=20)
-        raise ValueError(f"unknown scenario {scenario!r}")
+        Raises:
+            ValueError: unknown scenario.
+        """
+        if plan is None:
+            plan = self.plan(
+                scenario, caller=caller, name=name, digits=digits, hold=hold, talk=talk
+            )
+        return self._result(self._start(plan))
 
-    async def burst(self, count: int, gap: float = 0.1, scenario: str = "answered") -> list[str]:
-        """``count`` calls ``gap`` simulated seconds apart, callers +79161000000 onwards."""
-        tasks = []
+    def _start(
+        self, plan: CallPlan, *, action_id: str = "", originated: bool | None = None
+    ) -> Call:
+        self._ensure_clock()
+        self.sync()
+        call = self.pbx.place_call(plan, action_id=action_id, originated=originated)
+        self._poke()
+        return call
+
+    def _result(self, call: Call) -> asyncio.Future[CallResult]:
+        future: asyncio.Future[CallResult] = asyncio.get_running_loop().create_future()
+        self._waiters.add(future)
+        future.add_done_callback(self._waiters.discard)
+
+        def done(_signal: object) -> None:
+            if not future.done():
+                future.set_result(
+                    CallResult(
+                        call.outcome, call.linkedid, call.queue, call.agent, call.ivr_variables
+                    )
+                )
+
+        call.done.subscribe(done)
+        return future
+
+    def _fail_waiters(self) -> None:
+        for future in list(self._waiters):
+            if not future.done():
+                future.set_result(CallResult("lost", "", "", "", {}))
+
+    async def burst(
+        self, count: int, *, gap: float = 0.1, scenario: str = "abandoned", digits: str = "2"
+    ) -> list[CallResult]:
+        """Play ``count`` calls ``gap`` virtual seconds apart (callers ``+79161000000`` on)."""
+        futures = []
         for n in range(count):
-            tasks.append(self.place_call(scenario, caller=f"+7916100{n:04d}", name=f"Caller {n}"))
-            await self.pbx.sleep(gap)
-        return list(await asyncio.gather(*tasks))
+            futures.append(
+                self.place_call(
+                    scenario, caller=f"+7916100{n:04d}", name=f"Caller {n}", digits=digits
+                )
+            )
+            await asyncio.sleep(gap / self.speed)
+        return list(await asyncio.gather(*futures))
 
     def run_mix(
         self,
         calls_per_minute: float = 12.0,
+        *,
+        until: float | None = None,
         weights: MixWeights | None = None,
-        callers: list[tuple[str, str]] | None = None,
+        callers: Sequence[tuple[str, str]] | None = None,
     ) -> asyncio.Task[None]:
-        """Place a steady, realistic mix of calls until cancelled (the demo)."""
-        task = asyncio.create_task(self._mix(calls_per_minute, weights or MixWeights(), callers))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        """Place a steady, realistic mix of calls (the demo) until ``until`` or cancelled.
+
+        Arrivals are a Poisson stream of ``calls_per_minute``; agents answer after a few
+        seconds and talk for minutes; some callers give up in the queue, some in the
+        IVR, some rings go unanswered.
+
+        Args:
+            calls_per_minute: arrival rate, per virtual minute.
+            until: virtual seconds to keep placing calls; ``None`` until cancelled.
+            weights: how often each kind of caller turns up.
+            callers: ``(number, name)`` pairs to draw callers from.
+
+        Returns:
+            The task placing the calls (calls already placed run on when it ends).
+        """
+        return self._spawn(
+            self._mix(calls_per_minute, until, weights or MixWeights(), callers),
+            "pbxsim-mix",
+        )
 
     async def _mix(
-        self, per_minute: float, weights: MixWeights, callers: list[tuple[str, str]] | None
+        self,
+        per_minute: float,
+        until: float | None,
+        weights: MixWeights,
+        callers: Sequence[tuple[str, str]] | None,
     ) -> None:
-        kinds = ["answered", "abandoned", "ringnoanswer", "hangup-in-ivr", "unanswered"]
-        chances = [
-            weights.answered,
-            weights.abandoned,
-            weights.ringnoanswer,
-            weights.hangup_in_ivr,
-            weights.unanswered,
-        ]
-        people = callers or [(f"+7916{n:07d}", f"Caller {n}") for n in range(1000, 1100)]
-        self._human_agents()
-        while True:
-            kind = self.random.choices(kinds, chances)[0]
-            number, name = self.random.choice(people)
-            plan = self.plan(kind, caller=number, name=name, digits=self.random.choice("123"))
-            if kind == "hangup-in-ivr":
-                plan.script.hangup_after = self.random.randint(0, 2)
-            self.start_call(plan)
-            await self.pbx.sleep(self.random.expovariate(per_minute / 60))
-
-    def _human_agents(self) -> None:
-        """Give the demo's agents human timings: a few rings, a few minutes of talk."""
-        for queue in self.pbx.queues.values():
-            for member in queue.members:
-                member.agent = Agent(
-                    answer_after=self.random.uniform(2, 8), talk=self.random.uniform(30, 240)
-                )
+        people = list(callers or DEFAULT_CALLERS)
+        self.human_agents = True
+        self._humanise(self.pbx)
+        started = self.virtual_now()
+        while until is None or self.virtual_now() - started < until:
+            _, plan = human_plan(self.random, weights, people)
+            self.place_call(plan=plan)
+            await asyncio.sleep(self.random.expovariate(per_minute / 60.0) / self.speed)
 
     # -- the AMI side -------------------------------------------------------------------
 
     def _broadcast(self, data: bytes) -> None:
-        for session in list(self.sessions):
+        if self._held is not None:
+            self._held.append(data)
+            return
+        for listener in self.listeners:
+            listener(data)
+        for session in self.sessions:
             if session.logged_in and session.events:
                 self._write(session, data)
 
@@ -215,247 +456,387 @@ class PbxSimulator:
             return
         session.writer.write(data)
 
-    async def send_raw(self, data: bytes) -> None:
-        """Write raw bytes to every logged-in client (garbage, partial frames)."""
-        for session in list(self.sessions):
+    def send_raw(self, data: bytes) -> None:
+        """Write raw bytes to every logged-in client (garbage, oversize or partial frames)."""
+        for session in self.sessions:
             if session.logged_in:
-                session.writer.write(data)
+                self._write(session, data)
+
+    async def replay(self, raw: bytes, *, chunk: int = 65536) -> None:
+        """Stream a recorded ``ami.raw`` to logged-in clients, without its banner and login."""
+        body = raw[_login_part(raw) :]
+        for offset in range(0, len(body), chunk):
+            self.send_raw(body[offset : offset + chunk])
+            for session in list(self.sessions):
                 with contextlib.suppress(ConnectionError):
                     await session.writer.drain()
 
-    async def replay(self, raw: bytes) -> None:
-        """Stream a recorded ``ami.raw`` to logged-in clients, from its first event on."""
-        start = raw.find(b"\r\n\r\nEvent: ")
-        await self.send_raw(raw[start + 4 if start >= 0 else 0 :])
-
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._session_tasks.add(task)
         session = Session(writer, next(self._numbers))
         self.sessions.append(session)
         writer.write(BANNER)
         framer = AmiFramer(expect_banner=False)
         try:
-            while data := await reader.read(65536):
+            while True:
+                timeout = None if session.logged_in else AUTH_TIMEOUT
+                data = await asyncio.wait_for(reader.read(65536), timeout)
+                if not data:
+                    break
                 for frame in framer.feed(data):
-                    if not self._action(session, parse_headers(frame)):
+                    if not await self._action(session, parse_headers(frame)):
                         return
-        except (ConnectionError, asyncio.CancelledError):
+        except (ConnectionError, TimeoutError):
             pass
         finally:
             if session in self.sessions:
                 self.sessions.remove(session)
             writer.close()
+            if task is not None:
+                self._session_tasks.discard(task)
 
-    def _reply(self, session: Session, *fields: tuple[str, str]) -> None:
-        self._write(session, format_message(list(fields)))
+    def _reply(self, session: Session, data: bytes) -> None:
+        self._write(session, data)
 
-    def _action(self, session: Session, action: dict[str, str]) -> bool:
-        name = action.get("Action", "").lower()
-        action_id = action.get("ActionID", "")
-        aid = ("ActionID", action_id)
-        if name == "login":
-            return self._login(session, action, aid)
-        if not session.logged_in:
-            self._reply(session, ("Response", "Error"), aid, ("Message", "Permission denied"))
+    async def _action(self, session: Session, action: dict[str, str]) -> bool:
+        name = next((v for k, v in action.items() if k.lower() == "action" and v), "")
+        aid = action.get("ActionID", "")
+        if not name:
+            self._reply(session, render_error(aid, "Missing action in request"))
             return True
-        handler: dict[str, Callable[[Session, dict[str, str], tuple[str, str]], None]] = {
+        verb = name.lower()
+        if not session.logged_in and verb not in ("login", "logoff", "challenge"):
+            self._reply(session, render_error(aid, "Permission denied"))
+            return True
+        if verb == "login":
+            return await self._login(session, action, aid)
+        if verb == "logoff":
+            self._reply(session, render_goodbye(aid))
+            return False
+        if verb == "challenge":
+            self._challenge(session, action, aid)
+            return True
+        handler = self._handlers().get(verb)
+        if handler is None:
+            message = (
+                f"Invalid/unknown command: {name}. "
+                "Use Action: ListCommands to show available commands."
+            )
+            self._reply(session, render_error(aid, message))
+            return True
+        self.sync()
+        self._held = []
+        try:
+            handler(session, action, aid)
+        finally:
+            held, self._held = self._held, None
+        for data in held:
+            self._broadcast(data)
+        self._poke()
+        return True
+
+    def _handlers(self) -> dict[str, Callable[[Session, dict[str, str], str], None]]:
+        return {
             "ping": self._ping,
             "coresettings": self._core_settings,
+            "corestatus": self._core_status,
             "coreshowchannels": self._core_show_channels,
             "queuestatus": self._queue_status,
             "queuesummary": self._queue_summary,
-            "command": self._command,
+            "queueadd": self._queue_add,
+            "queueremove": self._queue_remove,
             "queuepause": self._queue_pause,
+            "command": self._command,
             "originate": self._originate,
+            "events": self._events,
         }
-        if name == "logoff":
-            self._reply(
-                session, ("Response", "Goodbye"), aid, ("Message", "Thanks for all the fish.")
-            )
-            return False
-        if name in handler:
-            handler[name](session, action, aid)
-        else:
-            self._reply(session, ("Response", "Error"), aid, ("Message", "Invalid/unknown command"))
-        return True
 
-    def _login(self, session: Session, action: dict[str, str], aid: tuple[str, str]) -> bool:
-        if action.get("Username") != self.username or action.get("Secret") != self.secret:
+    def _challenge(self, session: Session, action: dict[str, str], aid: str) -> None:
+        if action.get("AuthType", "").lower() != "md5":
+            self._reply(session, render_error(aid, "Must specify AuthType"))
+            return
+        if not session.challenge:
+            session.challenge = str(self.random.randrange(1 << 31))
+        self._reply(session, render_response("Success", aid, [("Challenge", session.challenge)]))
+
+    async def _login(self, session: Session, action: dict[str, str], aid: str) -> bool:
+        if session.logged_in:
+            self._reply(session, render_success(aid, "Already authenticated"))
+            return True
+        if not self._authenticated(session, action):
             self.failed_logins += 1
-            self._reply(session, ("Response", "Error"), aid, ("Message", "Authentication failed"))
+            await asyncio.sleep(self.auth_delay)
+            self._reply(session, render_error(aid, "Authentication failed"))
             return False
         session.logged_in = True
-        session.events = action.get("Events", "on").lower() not in ("off", "no")
-        self._reply(session, ("Response", "Success"), aid, ("Message", "Authentication accepted"))
-        uptime = str(int(time.monotonic() - self._booted))
+        session.username = action.get("Username", "")
+        events = action.get("Events", "")
+        session.events = not events or events.lower() not in ("off", "no", "false", "0")
+        self.sync()
+        self._reply(session, render_success(aid, "Authentication accepted"))
         if session.events:
+            uptime = str(max(0, int(self.pbx.now - self.pbx.booted)))
+            reload = str(max(0, int(self.pbx.now - self.pbx.last_reload)))
             self._write(
                 session,
                 render_event(
                     "FullyBooted",
-                    {"Uptime": uptime, "LastReload": uptime, "Status": "Fully Booted"},
+                    {"Uptime": uptime, "LastReload": reload, "Status": "Fully Booted"},
                 ),
             )
+        local, remote = session.local, session.peer
+        stamp = _tv(self.pbx.now)
+        self._broadcast(
+            render_event(
+                "SuccessfulAuth",
+                {
+                    "EventTV": stamp,
+                    "Severity": "Informational",
+                    "Service": "AMI",
+                    "EventVersion": "1",
+                    "AccountID": session.username,
+                    "SessionID": f"0x{0x7F6948000000 + session.number * 0x11A0:x}",
+                    "LocalAddress": f"IPV4/TCP/{local[0]}/{local[1]}",
+                    "RemoteAddress": f"IPV4/TCP/{remote[0]}/{remote[1]}",
+                    "UsingPassword": "0",
+                    "SessionTV": stamp,
+                },
+            )
+        )
         return True
 
-    def _ping(self, session: Session, _: dict[str, str], aid: tuple[str, str]) -> None:
+    def _authenticated(self, session: Session, action: dict[str, str]) -> bool:
+        if action.get("Username", "").lower() != self.username.lower():
+            return False
+        if action.get("AuthType", "").lower() == "md5":
+            expected = hashlib.md5(
+                (session.challenge + self.secret).encode(), usedforsecurity=False
+            ).hexdigest()
+            return bool(session.challenge) and action.get("Key", "") == expected
+        return action.get("Secret", "") == self.secret
+
+    def _events(self, session: Session, action: dict[str, str], aid: str) -> None:
+        mask = action.get("EventMask", "").lower()
+        if mask in ("on", "all", "yes", "true", "1") or "," in mask:
+            session.events = True
+            self._reply(session, render_response("Success", aid, [("Events", "On")]))
+        elif mask in ("off", "no", "false", "0", "none"):
+            session.events = False
+            self._reply(session, render_response("Success", aid, [("Events", "Off")]))
+        else:
+            self._reply(session, render_error(aid, "Invalid event mask"))
+
+    def _ping(self, session: Session, _: dict[str, str], aid: str) -> None:
+        now = self.pbx.now
         self._reply(
             session,
-            ("Response", "Success"),
-            aid,
-            ("Ping", "Pong"),
-            ("Timestamp", f"{time.time():.6f}"),
+            render_response("Success", aid, [("Ping", "Pong"), ("Timestamp", f"{now:.6f}")]),
         )
 
-    def _core_settings(self, session: Session, _: dict[str, str], aid: tuple[str, str]) -> None:
-        self._reply(
-            session,
-            ("Response", "Success"),
-            aid,
-            ("AMIversion", "11.0.0"),
+    def _core_settings(self, session: Session, _: dict[str, str], aid: str) -> None:
+        fields = [
+            ("AMIversion", AMI_VERSION),
             ("AsteriskVersion", VERSION),
-            ("SystemName", ""),
+            ("SystemName", self.config.system_name),
             ("CoreMaxCalls", "0"),
             ("CoreMaxLoadAvg", "0.000000"),
-            ("CoreRunUser", "asterisk"),
-            ("CoreRunGroup", "asterisk"),
+            ("CoreRunUser", ""),
+            ("CoreRunGroup", ""),
             ("CoreMaxFilehandles", "0"),
             ("CoreRealTimeEnabled", "No"),
             ("CoreCDRenabled", "Yes"),
             ("CoreHTTPenabled", "No"),
             ("SoundsSearchCustomDir", "No"),
-        )
+        ]
+        self._reply(session, render_response("Success", aid, fields))
+
+    def _core_status(self, session: Session, _: dict[str, str], aid: str) -> None:
+        def split(epoch: float) -> tuple[str, str]:
+            moment = time.localtime(epoch)
+            return time.strftime("%Y-%m-%d", moment), time.strftime("%H:%M:%S", moment)
+
+        boot_date, boot_time = split(self.pbx.booted)
+        reload_date, reload_time = split(self.pbx.last_reload)
+        calls = len(self.pbx.calls)
+        fields = [
+            ("CoreStartupDate", boot_date),
+            ("CoreStartupTime", boot_time),
+            ("CoreReloadDate", reload_date),
+            ("CoreReloadTime", reload_time),
+            ("CoreCurrentCalls", str(calls)),
+            ("CoreProcessedCalls", str(calls)),
+        ]
+        self._reply(session, render_response("Success", aid, fields))
 
     def _list(
         self,
         session: Session,
-        aid: tuple[str, str],
+        aid: str,
         message: str,
         items: list[tuple[str, dict[str, str]]],
         complete: str,
     ) -> None:
-        self._reply(
-            session, ("Response", "Success"), aid, ("EventList", "start"), ("Message", message)
-        )
+        self._reply(session, render_list_start(aid, message))
         for event, values in items:
-            self._write(session, render_event(event, {**values, "ActionID": aid[1]}))
-        self._write(
-            session,
-            render_event(
-                complete,
-                {"ActionID": aid[1], "EventList": "Complete", "ListItems": str(len(items))},
-            ),
-        )
+            self._write(session, render_event(event, {**values, "ActionID": aid}))
+        self._write(session, render_list_complete(complete, aid, len(items)))
 
-    def _core_show_channels(
-        self, session: Session, _: dict[str, str], aid: tuple[str, str]
-    ) -> None:
+    def _core_show_channels(self, session: Session, _: dict[str, str], aid: str) -> None:
         items = [("CoreShowChannel", row) for row in self.pbx.core_show_channels()]
         self._list(session, aid, "Channels will follow", items, "CoreShowChannelsComplete")
 
-    def _queue_status(self, session: Session, action: dict[str, str], aid: tuple[str, str]) -> None:
-        wanted = action.get("Queue")
-        items: list[tuple[str, dict[str, str]]] = []
-        for queue in self.pbx.queues.values():
-            if wanted and queue.name != wanted:
-                continue
-            answered = queue.completed
-            items.append(
-                (
-                    "QueueParams",
-                    {
-                        "Queue": queue.name,
-                        "Max": "0",
-                        "Strategy": queue.strategy,
-                        "Calls": str(len(queue.callers)),
-                        "Holdtime": str(round(queue.holdtime)),
-                        "TalkTime": str(round(queue.talktime)),
-                        "Completed": str(answered),
-                        "Abandoned": str(queue.abandoned),
-                        "ServiceLevel": "0",
-                        "ServicelevelPerf": "0.0",
-                        "ServicelevelPerf2": "0.0",
-                        "Weight": "0",
-                    },
-                )
-            )
-            items.extend(("QueueMember", member.values()) for member in queue.members)
-            for position, chan in enumerate(queue.callers, start=1):
-                wait = self.pbx.elapsed(queue.joined.get(chan.uniqueid, time.monotonic()))
-                items.append(
-                    (
-                        "QueueEntry",
-                        {
-                            **chan.snapshot(),
-                            "Queue": queue.name,
-                            "Position": str(position),
-                            "Wait": str(int(wait)),
-                            "Priority": "0",
-                        },
-                    )
-                )
+    def _queue_status(self, session: Session, action: dict[str, str], aid: str) -> None:
+        items = self.pbx.queue_status(action.get("Queue", ""), action.get("Member", ""))
         self._list(session, aid, "Queue status will follow", items, "QueueStatusComplete")
 
-    def _queue_summary(self, session: Session, _: dict[str, str], aid: tuple[str, str]) -> None:
-        items = []
-        for queue in self.pbx.queues.values():
-            available = [m for m in queue.members if not m.busy and not m.paused]
-            longest = max((self.pbx.elapsed(t) for t in queue.joined.values()), default=0)
-            items.append(
-                (
-                    "QueueSummary",
-                    {
-                        "Queue": queue.name,
-                        "LoggedIn": str(len(queue.members)),
-                        "Available": str(len(available)),
-                        "Callers": str(len(queue.callers)),
-                        "HoldTime": str(round(queue.holdtime)),
-                        "TalkTime": str(round(queue.talktime)),
-                        "LongestHoldTime": str(int(longest)),
-                    },
-                )
-            )
+    def _queue_summary(self, session: Session, action: dict[str, str], aid: str) -> None:
+        items = [("QueueSummary", row) for row in self.pbx.queue_summary(action.get("Queue", ""))]
         self._list(session, aid, "Queue summary will follow", items, "QueueSummaryComplete")
 
-    def _command(self, session: Session, action: dict[str, str], aid: tuple[str, str]) -> None:
-        command = action.get("Command", "").strip().lower()
-        if command == "core show version":
-            output = f"Asterisk {VERSION} built by simulator on a x86_64 running Linux"
-        elif command.startswith("core show channels"):
-            output = f"{len(self.pbx.channels)} active channels"
-        else:
-            output = (
-                f"No such command '{action.get('Command', '')}' (type 'core show help' for help)"
-            )
-        self._reply(session, ("Response", "Success"), aid, ("Output", output))
-
-    def _queue_pause(self, session: Session, action: dict[str, str], aid: tuple[str, str]) -> None:
-        interface = action.get("Interface", "")
-        paused = action.get("Paused", "true").lower() in ("true", "1", "yes")
-        members = [
-            m
-            for q in self.pbx.queues.values()
-            if not action.get("Queue") or q.name == action.get("Queue")
-            for m in q.members
-            if m.interface == interface
-        ]
-        if not members:
-            self._reply(session, ("Response", "Error"), aid, ("Message", "Interface not found"))
+    def _queue_add(self, session: Session, action: dict[str, str], aid: str) -> None:
+        queue, interface = action.get("Queue", ""), action.get("Interface", "")
+        if not queue:
+            self._reply(session, render_error(aid, "'Queue' not specified."))
             return
-        for member in members:
-            member.paused = paused
-            member.paused_reason = action.get("Reason", "") if paused else ""
-            member.last_pause = int(time.time())
-            self._broadcast(render_event("QueueMemberPause", member.values()))
-        word = "paused" if paused else "unpaused"
-        self._reply(
-            session, ("Response", "Success"), aid, ("Message", f"Interface {word} successfully")
+        if not interface:
+            self._reply(session, render_error(aid, "'Interface' not specified."))
+            return
+        penalty = action.get("Penalty", "0")
+        result = self.pbx.queue_add(
+            queue,
+            interface,
+            name=action.get("MemberName", ""),
+            penalty=int(penalty) if penalty.isdigit() else 0,
+            paused=_true(action.get("Paused", "")),
+            reason=action.get("Reason", ""),
+            state_interface=action.get("StateInterface", ""),
         )
+        messages = {
+            "ok": render_success(aid, "Added interface to queue"),
+            "exists": render_error(aid, "Unable to add interface: Already there"),
+            "no_queue": render_error(aid, "Unable to add interface to queue: No such queue"),
+        }
+        self._reply(session, messages[result])
 
-    def _originate(self, session: Session, action: dict[str, str], aid: tuple[str, str]) -> None:
-        number, _, name = action.get("CallerID", "").partition(" <")
-        caller = name.rstrip(">") if name else number
-        display = number.strip('"') if name else ""
-        self._reply(
-            session, ("Response", "Success"), aid, ("Message", "Originate successfully queued")
+    def _queue_remove(self, session: Session, action: dict[str, str], aid: str) -> None:
+        queue, interface = action.get("Queue", ""), action.get("Interface", "")
+        if not queue or not interface:
+            self._reply(session, render_error(aid, "Need 'Queue' and 'Interface' parameters."))
+            return
+        messages = {
+            "ok": render_success(aid, "Removed interface from queue"),
+            "not_there": render_error(aid, "Unable to remove interface: Not there"),
+            "no_queue": render_error(aid, "Unable to remove interface from queue: No such queue"),
+            "not_dynamic": render_error(aid, "Member not dynamic"),
+        }
+        self._reply(session, messages[self.pbx.queue_remove(queue, interface)])
+
+    def _queue_pause(self, session: Session, action: dict[str, str], aid: str) -> None:
+        interface, paused = action.get("Interface", ""), action.get("Paused", "")
+        if not interface or not paused:
+            self._reply(session, render_error(aid, "Need 'Interface' and 'Paused' parameters."))
+            return
+        pause = _true(paused)
+        found = self.pbx.queue_pause(
+            interface, pause, queue_name=action.get("Queue", ""), reason=action.get("Reason", "")
         )
-        self.place_call("answered", caller=caller or "+79161234567", name=display or "Caller")
+        if not found:
+            self._reply(session, render_error(aid, "Interface not found"))
+            return
+        word = "paused" if pause else "unpaused"
+        self._reply(session, render_success(aid, f"Interface {word} successfully"))
+
+    def _command(self, session: Session, action: dict[str, str], aid: str) -> None:
+        command = action.get("Command", "")
+        if not command.strip():
+            self._reply(session, render_error(aid, "No command provided"))
+            return
+        words = command.split()
+        lowered = [w.lower() for w in words]
+        if lowered == ["core", "show", "version"]:
+            output = [
+                f"Asterisk {VERSION} built by root @ pbxsim on a x86_64 running Linux "
+                "on 2026-11-23 00:00:00 UTC"
+            ]
+        elif lowered[:3] == ["core", "show", "channels"]:
+            count = len(self.pbx.channels)
+            output = [
+                "Channel              Location             State   Application(Data)",
+                *(
+                    f"{c.name:<20} {c.exten}@{c.context}:{c.priority} "
+                    f"{'Up' if c.state == 6 else 'Ring'} {c.appl}({c.data})"
+                    for c in self.pbx.channels.values()
+                ),
+                f"{len(self.pbx.calls)} active call{'s' if len(self.pbx.calls) != 1 else ''}",
+                f"{count} active channel{'s' if count != 1 else ''}",
+            ]
+        elif lowered[:2] == ["core", "show"] and lowered[2:3] == ["uptime"]:
+            output = [f"System uptime: {self.pbx.uptime()} seconds"]
+        else:
+            self._reply(
+                session,
+                render_response(
+                    "Error",
+                    aid,
+                    [
+                        ("Message", "Command output follows"),
+                        (
+                            "Output",
+                            f"No such command '{command}' (type 'core show help "
+                            f"{words[0] if words else ''}' for other possible commands)",
+                        ),
+                    ],
+                ),
+            )
+            return
+        fields = [("Message", "Command output follows"), *(("Output", line) for line in output)]
+        self._reply(session, render_response("Success", aid, fields))
+
+    def _originate(self, session: Session, action: dict[str, str], aid: str) -> None:
+        channel = action.get("Channel", "")
+        if not channel:
+            self._reply(session, render_error(aid, "Channel not specified"))
+            return
+        if "/" not in channel:
+            self._reply(session, render_error(aid, "Invalid channel"))
+            return
+        if action.get("Exten") and not (action.get("Context") and action.get("Priority")):
+            self._reply(
+                session,
+                render_error(aid, "Originate with 'Exten' requires 'Context' and 'Priority'"),
+            )
+            return
+        callerid = action.get("CallerID", "")
+        name, _, rest = callerid.partition("<")
+        number = rest.rstrip(">").strip() if rest else callerid.strip()
+        display = name.strip().strip('"') if rest else ""
+        variables = dict(
+            item.partition("=")[::2]
+            for key, value in action.items()
+            if key.lower() == "variable"
+            for item in value.replace("\n", ",").split(",")
+            if "=" in item
+        )
+        digits = variables.get("DIGITS", "2")
+        hold = variables.get("HOLD", "")
+        plan = plan_for(
+            "answered",
+            caller=number or "+79161234567",
+            name=display,
+            digits=digits,
+            hold=float(hold) if hold.replace(".", "", 1).isdigit() else 12.0,
+        )
+        if _true(action.get("Async", "")):
+            self._reply(session, render_success(aid, "Originate successfully queued"))
+            self._result(self._start(plan, action_id=aid, originated=True))
+            return
+        call = self._start(plan, action_id=aid, originated=False)
+        self._result(call)
+        runner = call.runner
+        if runner is None:
+            return
+        runner.answered.subscribe(
+            lambda _s: self._reply(session, render_success(aid, "Originate successfully queued"))
+        )
