@@ -7,15 +7,14 @@ and a client that disconnects early ends its session instead of spinning.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from ivr.agi.exceptions import AgiCommandError, AgiHangup, AgiProtocolError, AgiTimeout
 from ivr.agi.protocol import MAX_HEADER_BYTES, AgiReply, HeaderReader, ReplyReader, format_command
+from ivr.tcp import ConnectionServer
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +180,7 @@ class AgiStats:
     failures: int = 0
 
 
-class AgiServer:
+class AgiServer(ConnectionServer):
     """Accept FastAGI connections and run the handler registered for the script path.
 
     Args:
@@ -189,6 +188,8 @@ class AgiServer:
         header_timeout: seconds a client may take to send its header block.
         session_limit: seconds one session may run in total.
     """
+
+    kind = "FastAGI"
 
     def __init__(
         self,
@@ -201,69 +202,30 @@ class AgiServer:
         session_limit: float = 300.0,
         command_timeout: float = 60.0,
     ) -> None:
+        super().__init__(host, port)
         self.handlers = dict(handlers)
-        self.host = host
-        self.port = port
         self.header_timeout = header_timeout
         self.max_header_bytes = max_header_bytes
         self.session_limit = session_limit
         self.command_timeout = command_timeout
         self.stats = AgiStats()
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        """Listen; ``port`` then holds the bound port (useful with port 0)."""
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        log.info("FastAGI listening", extra={"host": self.host, "port": self.port})
-
-    async def close(self) -> None:
-        """Stop listening and end every running session."""
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
 
     async def _read_header(self, reader: asyncio.StreamReader) -> tuple[dict[str, str], bytes]:
         header = HeaderReader(self.max_header_bytes)
-        deadline = time.monotonic() + self.header_timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AgiTimeout(f"no complete AGI header within {self.header_timeout}s")
-            try:
-                data = await asyncio.wait_for(reader.read(READ_CHUNK), remaining)
-            except TimeoutError as exc:
-                raise AgiTimeout(f"no complete AGI header within {self.header_timeout}s") from exc
-            if not data:
-                raise AgiProtocolError("client closed before the end of the AGI header")
-            rest = header.feed(data)
-            if header.done:
-                return header.env, rest
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        peer = writer.get_extra_info("peername")
         try:
-            await self._session(reader, writer, peer)
-        except asyncio.CancelledError:
-            # The server is closing. Ending quietly matters on Python 3.11, whose
-            # start_server callback calls task.exception() on a cancelled task.
-            log.debug("FastAGI session cancelled by shutdown", extra={"peer": str(peer)})
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
+            async with asyncio.timeout(self.header_timeout):
+                while True:
+                    data = await reader.read(READ_CHUNK)
+                    if not data:
+                        raise AgiProtocolError("client closed before the end of the AGI header")
+                    rest = header.feed(data)
+                    if header.done:
+                        return header.env, rest
+        except TimeoutError as exc:
+            raise AgiTimeout(f"no complete AGI header within {self.header_timeout}s") from exc
 
-    async def _session(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object
+    async def handle(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
     ) -> None:
         try:
             env, rest = await self._read_header(reader)
@@ -272,7 +234,7 @@ class AgiServer:
             log.warning(
                 "FastAGI connection refused: %s",
                 exc,
-                extra={"error_id": exc.error_id, "peer": str(peer)},
+                extra={"error_id": exc.error_id, "peer": peer},
             )
             return
         except ConnectionError as exc:

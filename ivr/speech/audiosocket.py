@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import struct
 import time
 import uuid
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from ivr.speech.exceptions import AudioSocketProtocolError, FrameTooLarge
+from ivr.tcp import ConnectionServer
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +344,7 @@ class AudioSocketSession:
                 await self._writer.drain()
 
 
-class AudioSocketServer:
+class AudioSocketServer(ConnectionServer):
     """Accept Asterisk's AudioSocket connections and hand each one to ``on_session``.
 
     Args:
@@ -356,6 +356,8 @@ class AudioSocketServer:
         max_payload: longest frame payload accepted.
     """
 
+    kind = "AudioSocket"
+
     def __init__(
         self,
         host: str,
@@ -365,60 +367,19 @@ class AudioSocketServer:
         read_timeout: float = 5.0,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.on_session = on_session
         self.read_timeout = read_timeout
         self.max_payload = max_payload
         self.sessions = 0
         self.rejected = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self) -> None:
-        """Listen; ``port`` then holds the bound port."""
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        log.info("AudioSocket listening", extra={"host": self.host, "port": self.port})
-
-    async def close(self) -> None:
-        """Stop listening and end every open session."""
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-
-    async def __aenter__(self) -> AudioSocketServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        sock = writer.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        peer = str(writer.get_extra_info("peername"))
-        try:
-            session = await self._open(reader, writer, peer)
-            if session is not None:
-                await self._run(session)
-        except asyncio.CancelledError:
-            # Ending quietly matters on Python 3.11, whose start_server callback
-            # calls task.exception() on a cancelled task.
-            log.debug("AudioSocket connection cancelled by shutdown", extra={"peer": peer})
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
+    async def handle(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> None:
+        session = await self._open(reader, writer, peer)
+        if session is not None:
+            await self._run(session)
 
     async def _open(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
