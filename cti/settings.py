@@ -75,6 +75,17 @@ class CallSettings(BaseModel):
     recent_limit: int = Field(200, ge=1, description="Finished calls kept in memory for the API.")
 
 
+class ContactSettings(BaseModel):
+    """How this site's phone numbers look."""
+
+    region: str = Field(
+        "RU", min_length=2, max_length=2, description="Country of numbers without a country code."
+    )
+    outside_prefix: str = Field(
+        "", pattern=r"^\d?$", description="Digit the PBX puts before outside numbers (e.g. 9)."
+    )
+
+
 class SpeechSettings(BaseModel):
     """Speech input of the IVR: Vosk fed by Asterisk's AudioSocket()."""
 
@@ -108,6 +119,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     calls: CallSettings = Field(default_factory=CallSettings)
+    contacts: ContactSettings = Field(default_factory=ContactSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     vosk_model: Path | None = Field(
         None,

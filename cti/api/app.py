@@ -12,7 +12,7 @@ from cti import __version__
 from cti.api import errors
 from cti.api.context import ApiContext, LiveCalls
 from cti.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
-from cti.api.routes import auth, calls, health, metrics, schema, users
+from cti.api.routes import auth, calls, contacts, health, metrics, schema, users
 from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import DEFAULT_TTL, TokenSigner
@@ -63,6 +63,7 @@ def create_api(
         health.router,
         auth.router,
         calls.router,
+        contacts.router,
         users.router,
         schema.router,
         metrics.router,

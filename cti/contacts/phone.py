@@ -58,7 +58,10 @@ class PhoneRules:
     outside_prefix: str = ""
 
 
-def normalize_phone(raw: str | None, rules: PhoneRules = PhoneRules()) -> PhoneNumber:
+DEFAULT_RULES = PhoneRules()
+
+
+def normalize_phone(raw: str | None, rules: PhoneRules = DEFAULT_RULES) -> PhoneNumber:
     """Normalise one number to E.164; never raises."""
     text = (raw or "").strip()
     if text.lower() in UNKNOWN_MARKERS:

@@ -1,4 +1,4 @@
-"""SQLAlchemy tables: finished calls, users and the audit log.
+"""SQLAlchemy tables: finished calls, users, the audit log, contacts and their identities.
 
 Migrations in ``migrations/versions`` create these tables; they never import this module,
 so a later change here needs a new migration.
@@ -16,10 +16,12 @@ from sqlalchemy import (
     DateTime,
     Enum,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -139,3 +141,36 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(255))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ContactRecord(Base):
+    """A customer: one person or company, whatever channel they reach us on."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ContactIdentity(Base):
+    """A normalised phone, email or CRM id of a contact; several contacts may share one."""
+
+    __tablename__ = "contact_identities"
+    __table_args__ = (UniqueConstraint("contact_id", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(255))
+    phone_suffix: Mapped[str | None] = mapped_column(String(16), index=True)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_contact_identities_lookup", ContactIdentity.kind, ContactIdentity.value)
