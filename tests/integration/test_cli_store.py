@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cti.cli import main
+from cti.store import migrate
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +22,7 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 def test_db_upgrade_creates_the_database(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "revision 0001" in result.output
+    assert f"revision {migrate.head()}" in result.output
     assert (tmp_path / "new" / "cti.db").is_file()
 
 
