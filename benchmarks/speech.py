@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.common import Row, rss_mib
-from ivr.speech.audiosocket import FrameParser, Kind, encode_audio, encode_uuid
+from cti.pbxsim.audiosocket import stream_call
 from ivr.speech.recognizer import GrammarRecognizer, SpeechModel, SpeechResult
 from ivr.speech.service import AudioSocketSpeech
 
@@ -75,31 +75,6 @@ def speak(folder: Path, word: str, speed: int, pitch: int) -> bytes:
     return bytes(2 * RATE * 300 // 1000) + raw.read_bytes() + bytes(2 * RATE * 2500 // 1000)
 
 
-async def asterisk_call(port: int, call_id: uuid.UUID, pcm: bytes) -> None:
-    """Stream audio in real time, as AudioSocket() does, until the server hangs up."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(encode_uuid(call_id))
-    hung_up = asyncio.Event()
-
-    async def watch() -> None:
-        parser = FrameParser()
-        while data := await reader.read(1024):
-            if any(f.kind is Kind.HANGUP for f in parser.feed(data)):
-                hung_up.set()
-                return
-
-    watching = asyncio.create_task(watch())
-    start = time.monotonic()
-    for n, i in enumerate(range(0, len(pcm), FRAME)):
-        if hung_up.is_set():
-            break
-        await asyncio.sleep(max(0.0, start + n * 0.02 - time.monotonic()))
-        writer.write(encode_audio(pcm[i : i + FRAME]))
-        await writer.drain()
-    await asyncio.wait_for(watching, 5)
-    writer.close()
-
-
 async def listen_all(
     model: SpeechModel, utterances: list[tuple[str, bytes]], silence_ms: int
 ) -> list[Heard]:
@@ -108,7 +83,7 @@ async def listen_all(
         for word, pcm in utterances:
             call_id = uuid.uuid4()
             listening = asyncio.create_task(speech.listen(call_id, WORDS, timeout=3))
-            await asterisk_call(speech.port, call_id, pcm)
+            await stream_call(speech.port, call_id, pcm)
             heard.append(Heard(word, await listening))
     return heard
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.speech.audiosocket import FrameParser, Kind, encode_audio, encode_uuid
+from cti.pbxsim.audiosocket import stream_call
 from ivr.speech.exceptions import GrammarError, SpeechUnavailable
 from ivr.speech.recognizer import GrammarRecognizer, SpeechModel
 from ivr.speech.service import AudioSocketSpeech, AudioSocketTimeout, recognize_stream
@@ -110,40 +110,6 @@ async def frames_of(pcm: bytes, pace: float = 0.0) -> AsyncIterator[bytes]:
         yield pcm[i : i + FRAME]
 
 
-async def asterisk_call(port: int, call_id: uuid.UUID, pcm: bytes) -> tuple[bool, float]:
-    """Play Asterisk's AudioSocket(): stream audio in real time until the server hangs up.
-
-    Returns whether a hangup frame came and how many seconds of audio were sent by then.
-    """
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(encode_uuid(call_id))
-    hung_up = asyncio.Event()
-
-    async def listen() -> None:
-        parser = FrameParser()
-        while data := await reader.read(1024):
-            if any(f.kind is Kind.HANGUP for f in parser.feed(data)):
-                hung_up.set()
-                return
-
-    listening = asyncio.create_task(listen())
-    sent = 0
-    start = time.monotonic()
-    for n, i in enumerate(range(0, len(pcm), FRAME)):
-        if hung_up.is_set():
-            break
-        await asyncio.sleep(max(0.0, start + n * 0.02 - time.monotonic()))
-        try:
-            writer.write(encode_audio(pcm[i : i + FRAME]))
-            await writer.drain()
-        except ConnectionError:
-            break
-        sent += FRAME
-    await asyncio.wait_for(listening, 3)
-    writer.close()
-    return hung_up.is_set(), sent / (2 * RATE)
-
-
 @pytest.fixture
 async def speech(model: SpeechModel) -> AsyncIterator[AudioSocketSpeech]:
     service = AudioSocketSpeech(
@@ -161,7 +127,7 @@ async def test_four_words_over_real_audiosocket_calls_at_once(
     async def one_call(call_id: uuid.UUID, word: str) -> None:
         spoken = voice.say(word)
         listening = asyncio.create_task(speech.listen(call_id, WORDS, timeout=3))
-        hung_up, sent = await asterisk_call(speech.port, call_id, utterance(spoken))
+        hung_up, sent = await stream_call(speech.port, call_id, utterance(spoken))
         result = await listening
         assert result is not None, word
         assert (result.word, result.endpoint) == (word, "silence")
@@ -178,7 +144,7 @@ async def test_a_connection_that_comes_before_its_listener_is_kept(
     speech: AudioSocketSpeech, voice: Voice
 ) -> None:
     call_id = uuid.uuid4()
-    calling = asyncio.create_task(asterisk_call(speech.port, call_id, utterance(voice.say("환불"))))
+    calling = asyncio.create_task(stream_call(speech.port, call_id, utterance(voice.say("환불"))))
     await asyncio.sleep(0.2)
     result = await speech.listen(call_id, WORDS, timeout=3)
     assert result is not None and result.word == "환불"
@@ -202,7 +168,7 @@ async def test_silence_gives_none_within_the_timeout(speech: AudioSocketSpeech) 
     call_id = uuid.uuid4()
     started = time.monotonic()
     listening = asyncio.create_task(speech.listen(call_id, WORDS, timeout=1.0))
-    hung_up, sent = await asterisk_call(speech.port, call_id, line_noise(4000))
+    hung_up, sent = await stream_call(speech.port, call_id, line_noise(4000))
     assert await listening is None
     assert time.monotonic() - started < 1.8
     assert hung_up and sent < 1.6
@@ -224,7 +190,7 @@ async def test_listen_without_a_connection_times_out(speech: AudioSocketSpeech) 
 
 async def test_an_unclaimed_connection_is_hung_up(speech: AudioSocketSpeech) -> None:
     started = time.monotonic()
-    hung_up, _ = await asterisk_call(speech.port, uuid.uuid4(), line_noise(3000))
+    hung_up, _ = await stream_call(speech.port, uuid.uuid4(), line_noise(3000))
     assert hung_up
     assert time.monotonic() - started < 1.8
 
