@@ -45,7 +45,6 @@ class Runtime:
     sessionmaker: Sessionmaker
     agi: AgiServer
     on_start: list[Hook] = field(default_factory=list)
-    on_stop: list[Hook] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -69,8 +68,6 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.agi.close()
-        for hook in self.on_stop:
-            await hook(self)
         await self.writer.close()
         await self.bus.close()
         await self.engine.dispose()
@@ -82,7 +79,7 @@ def build_runtime(settings: Settings) -> Runtime:
     sessionmaker = create_sessionmaker(engine)
     writer = CallWriter(CallRepository(sessionmaker))
     bus = create_bus(settings.redis.url)
-    service = CallService(bus, writer, recent_limit=settings.calls.recent_limit)
+    service = CallService(bus, writer)
     ami = AmiClient(settings.ami, wanted=service.handled_events)
     agi = AgiServer({"ivr": menu}, host=settings.agi.host, port=settings.agi.port)
     return Runtime(

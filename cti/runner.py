@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -70,9 +72,9 @@ async def serve_app(app: FastAPI, settings: Settings) -> None:
     await uvicorn.Server(config).serve()
 
 
-def run(coro: object) -> None:
+def run(coro: Coroutine[Any, Any, None]) -> None:
     """Run a coroutine to completion; Ctrl-C stops it cleanly."""
     try:
-        asyncio.run(coro)  # type: ignore[arg-type]
+        asyncio.run(coro)
     except KeyboardInterrupt:
         log.info("stopped")

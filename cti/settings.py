@@ -69,12 +69,6 @@ class LogSettings(BaseModel):
     format: Literal["json", "text"] = Field("json", description="json: one object per line.")
 
 
-class CallSettings(BaseModel):
-    """Call tracking."""
-
-    recent_limit: int = Field(200, ge=1, description="Finished calls kept in memory for the API.")
-
-
 class ContactSettings(BaseModel):
     """How this site's phone numbers look."""
 
@@ -118,7 +112,6 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     log: LogSettings = Field(default_factory=LogSettings)
-    calls: CallSettings = Field(default_factory=CallSettings)
     contacts: ContactSettings = Field(default_factory=ContactSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     vosk_model: Path | None = Field(

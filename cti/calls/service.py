@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
@@ -36,13 +35,11 @@ class CallService:
         *,
         tracker: CallTracker | None = None,
         clock: Callable[[], float] = time.time,
-        recent_limit: int = 200,
     ) -> None:
         self.tracker = tracker or CallTracker()
         self.publisher = publisher
         self.sink = sink
         self.clock = clock
-        self.recent: deque[dict[str, Any]] = deque(maxlen=recent_limit)
         self.published = 0
 
     @property
@@ -71,7 +68,6 @@ class CallService:
         for event in events:
             if event.type is CallEventType.ENDED:
                 self.sink.submit(event.call)
-                self.recent.appendleft(event.call)
             await self.publisher.publish(event.type.value, event.to_dict())
             self.published += 1
 

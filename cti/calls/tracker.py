@@ -485,12 +485,3 @@ class CallTracker:
     @staticmethod
     def _event(kind: CallEventType, call: Call, now: float, /, **data: object) -> CallEvent:
         return CallEvent(type=kind, at=now, call=call.to_dict(), data=dict(data))
-
-
-def replay(messages: Iterable[Message], now: float = 0.0) -> list[CallEvent]:
-    """Run a stream of AMI events through a fresh tracker; return every domain event."""
-    tracker = CallTracker()
-    events: list[CallEvent] = []
-    for message in messages:
-        events.extend(tracker.handle(message, now))
-    return events
