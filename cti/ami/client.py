@@ -32,7 +32,14 @@ from cti.ami.exceptions import (
     AmiError,
     AmiProtocolError,
 )
-from cti.ami.protocol import AmiFramer, AmiMessage, event_name, format_message, parse_message
+from cti.ami.protocol import (
+    AmiFramer,
+    AmiMessage,
+    check_header,
+    event_name,
+    format_message,
+    parse_message,
+)
 from cti.settings import AmiSettings
 
 log = logging.getLogger(__name__)
@@ -257,7 +264,8 @@ class AmiClient:
         protocol = self._protocol
         if protocol is None or protocol.closed:
             raise AmiConnectionError("not connected to Asterisk")
-        format_message({"Action": name, **fields})
+        for key, value in (("Action", name), *fields.items()):
+            check_header(key, value)
         action = Action({"Action": name, **fields})
         future = protocol.send(action, as_list=None)
         try:

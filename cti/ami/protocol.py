@@ -173,22 +173,31 @@ def _parse_lenient(lines: Iterable[str]) -> AmiMessage:
     return message
 
 
+def check_header(key: str, value: str) -> None:
+    """Refuse a header that would break the message apart.
+
+    Raises:
+        ValueError: the name is not a token, or the value holds a line break (header
+            injection through, say, a caller name).
+    """
+    if not key or ":" in key or any(c in key for c in "\r\n "):
+        raise ValueError(f"invalid AMI header name {key!r}")
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"AMI header {key} holds a line break")
+
+
 def format_message(
     fields: Iterable[tuple[str, str]] | Mapping[str, str], eol: bytes = CRLF
 ) -> bytes:
     """Serialise headers into one message, blank line included.
 
     Raises:
-        ValueError: a name or value holds a line break (header injection) or a name is
-            not a token.
+        ValueError: as ``check_header``.
     """
     items = fields.items() if isinstance(fields, Mapping) else fields
     parts: list[str] = []
     for key, value in items:
-        if not key or ":" in key or any(c in key for c in "\r\n "):
-            raise ValueError(f"invalid AMI header name {key!r}")
-        if "\r" in value or "\n" in value:
-            raise ValueError(f"AMI header {key} holds a line break")
+        check_header(key, value)
         parts.append(f"{key}: {value}")
     sep = eol.decode()
     return (sep.join(parts) + sep + sep).encode("utf-8")

@@ -225,3 +225,14 @@ async def test_recorded_answered_call_streams_through_in_order(ami: ScriptedAmi)
     assert "AgentConnect" in names
     assert client.stats.dropped_noise > 40
     await client.close()
+
+
+async def test_an_action_with_an_injected_header_is_refused_before_sending(
+    ami: ScriptedAmi,
+) -> None:
+    client = AmiClient(settings_for(ami.port), resync=False)
+    await client.connect()
+    with pytest.raises(ValueError, match="line break"):
+        await client.action("Originate", CallerID='"x" <1>\r\nAction: Logoff')
+    assert [a.get("Action") for a in ami.actions] == ["Login"]
+    await client.close()
