@@ -19,6 +19,7 @@ from cti.bus.base import EventBus
 from cti.bus.factory import create_bus
 from cti.calls.model import CallStage
 from cti.calls.service import CallService
+from cti.contacts.dossier import DossierService, build_dossier_service
 from cti.metrics import Metric
 from cti.settings import Settings
 from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
@@ -44,6 +45,7 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: Sessionmaker
     agi: AgiServer
+    dossiers: DossierService
     on_start: list[Hook] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -69,6 +71,7 @@ class Runtime:
                 await task
         await self.agi.close()
         await self.writer.close()
+        await self.dossiers.aclose()
         await self.bus.close()
         await self.engine.dispose()
 
@@ -91,6 +94,7 @@ def build_runtime(settings: Settings) -> Runtime:
         engine=engine,
         sessionmaker=sessionmaker,
         agi=agi,
+        dossiers=build_dossier_service(settings, sessionmaker),
     )
 
 
@@ -111,6 +115,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         sessionmaker=runtime.sessionmaker,
         live_calls=runtime.service,
         lifespan=lifespan,
+        dossiers=runtime.dossiers,
     )
     app.state.runtime = runtime
     app.state.metrics = lambda: runtime_metrics(runtime)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy.exc import DBAPIError
@@ -13,9 +15,13 @@ from sqlalchemy.exc import DBAPIError
 from cti.auth.exceptions import AuthError
 from cti.auth.model import Role, User
 from cti.auth.service import create_user, list_users
+from cti.contacts.phone import PhoneRules
 from cti.settings import Settings
 from cti.store import migrate
 from cti.store.db import open_database, safe_url
+
+if TYPE_CHECKING:
+    from cti.contacts.importer import ImportReport
 
 T = TypeVar("T")
 
@@ -140,6 +146,122 @@ async def _prepare(settings: Settings) -> None:
     """Apply pending migrations first when the settings allow it, as the server does."""
     if settings.database.auto_migrate:
         await migrate.upgrade(settings.database.url)
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+@main.group()
+def contacts() -> None:
+    """Contacts: import, export and erase personal data."""
+
+
+@contacts.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="Default: by suffix.")
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write rejected rows (default: PATH.rejected.jsonl).",
+)
+def contacts_import(path: Path, fmt: str | None, rejects: Path | None) -> None:
+    """Upsert contacts from a CSV or JSON Lines file; rejected rows are reported, not written."""
+    from rich.progress import Progress
+
+    from cti.contacts.importer import Format, guess_format, import_rows, read_rows
+
+    settings = Settings()
+    try:
+        chosen: Format = guess_format(path) if fmt is None else ("csv" if fmt == "csv" else "jsonl")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="PATH") from exc
+    with path.open("rb") as handle:
+        total = max(sum(1 for _ in handle) - (1 if chosen == "csv" else 0), 0)
+
+    async def work() -> ImportReport:
+        await _prepare(settings)
+        async with open_database(settings.database.url) as sessionmaker:
+            with Progress(transient=True) as bar:
+                task = bar.add_task(f"importing {path.name}", total=total)
+                return await import_rows(
+                    sessionmaker,
+                    read_rows(path, chosen),
+                    rules=_phone_rules(settings),
+                    source=f"import:{path.name}"[:64],
+                    progress=lambda n: bar.advance(task, n),
+                )
+
+    report = _run_db(settings, work)
+    click.echo(
+        f"{report.rows} row(s): {report.created} created, {report.updated} updated, "
+        f"{len(report.rejected)} rejected"
+    )
+    if report.rejected:
+        target = rejects or path.with_name(path.name + ".rejected.jsonl")
+        with target.open("w", encoding="utf-8") as out:
+            for rejected in report.rejected:
+                out.write(json.dumps(rejected.to_dict(), ensure_ascii=False, default=str) + "\n")
+        for rejected in report.rejected[:10]:
+            click.echo(f"  line {rejected.line}: {'; '.join(rejected.problems)}", err=True)
+        if len(report.rejected) > 10:
+            click.echo(f"  ... and {len(report.rejected) - 10} more", err=True)
+        click.echo(f"rejected rows written to {target}", err=True)
+        raise SystemExit(1)
+
+
+@contacts.command("export")
+@click.argument("contact_id", type=click.IntRange(min=1))
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-")
+def contacts_export(contact_id: int, output: Any) -> None:
+    """Print everything held on one contact as JSON (audited)."""
+    from cti.store.privacy import export_contact
+
+    settings = Settings()
+
+    async def work() -> dict[str, Any] | None:
+        await _prepare(settings)
+        async with open_database(settings.database.url) as sessionmaker:
+            return await export_contact(
+                sessionmaker, contact_id, actor="cli", rules=_phone_rules(settings)
+            )
+
+    found = _run_db(settings, work)
+    if found is None:
+        raise click.ClickException(f"no contact {contact_id}")
+    output.write(json.dumps(found, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@contacts.command("erase")
+@click.argument("contact_id", type=click.IntRange(min=1))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def contacts_erase(contact_id: int, yes: bool) -> None:
+    """Erase one contact and their facts; their calls stay, anonymised (audited)."""
+    from cti.store.privacy import erase_contact
+
+    if not yes:
+        click.confirm(f"Erase contact {contact_id} for good?", abort=True)
+    settings = Settings()
+
+    async def work() -> dict[str, int] | None:
+        await _prepare(settings)
+        async with open_database(settings.database.url) as sessionmaker:
+            return await erase_contact(
+                sessionmaker, contact_id, actor="cli", rules=_phone_rules(settings)
+            )
+
+    counts = _run_db(settings, work)
+    if counts is None:
+        raise click.ClickException(f"no contact {contact_id}")
+    click.echo(
+        f"erased contact {contact_id}: "
+        + ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+    )
+
+
+def _phone_rules(settings: Settings) -> PhoneRules:
+    return PhoneRules(
+        region=settings.contacts.region, outside_prefix=settings.contacts.outside_prefix
+    )
 
 
 # --- server ---------------------------------------------------------------------------------

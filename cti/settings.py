@@ -80,6 +80,17 @@ class ContactSettings(BaseModel):
     )
 
 
+class CrmSettings(BaseModel):
+    """An optional external CRM that adds facts to every dossier (see docs/crm.md)."""
+
+    url: str | None = Field(None, description="Base URL of the CRM's contact API; unset: none.")
+    token: SecretStr = Field(SecretStr(""), description="Bearer token sent to the CRM.")
+    budget_ms: int = Field(
+        300, ge=10, le=10000, description="Longest wait for the CRM per dossier, ms."
+    )
+    cache_seconds: float = Field(60.0, ge=0, description="How long a CRM answer is reused, s.")
+
+
 class SpeechSettings(BaseModel):
     """Speech input of the IVR: Vosk fed by Asterisk's AudioSocket()."""
 
@@ -113,6 +124,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     contacts: ContactSettings = Field(default_factory=ContactSettings)
+    crm: CrmSettings = Field(default_factory=CrmSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     vosk_model: Path | None = Field(
         None,

@@ -100,3 +100,12 @@ def fresh_postgres_url() -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database of each kind: the test runs once on SQLite, once on PostgreSQL."""
+    url: str = request.getfixturevalue(
+        "sqlite_url" if request.param == "sqlite" else "fresh_postgres_url"
+    )
+    return url

@@ -12,12 +12,14 @@ from cti import __version__
 from cti.api import errors
 from cti.api.context import ApiContext, LiveCalls
 from cti.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
-from cti.api.routes import auth, calls, contacts, health, metrics, schema, users
+from cti.api.routes import auth, calls, contacts, health, metrics, rules, schema, users
 from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import DEFAULT_TTL, TokenSigner
+from cti.contacts.dossier import DossierService, build_dossier_service
 from cti.settings import Settings
 from cti.store.db import Sessionmaker
+from cti.store.rulesets import RuleSetStore
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -34,6 +36,7 @@ def create_api(
     limiter: LoginRateLimiter | None = None,
     token_ttl: timedelta = DEFAULT_TTL,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    dossiers: DossierService | None = None,
 ) -> FastAPI:
     """Build the HTTP API over the given services; raises ``ValueError`` without a secret key."""
     key = settings.secret_key.get_secret_value()
@@ -56,6 +59,8 @@ def create_api(
         signer=signer,
         passwords=passwords or Passwords(),
         limiter=limiter or LoginRateLimiter(),
+        dossiers=dossiers or build_dossier_service(settings, sessionmaker),
+        rule_store=RuleSetStore(sessionmaker),
     )
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
@@ -64,6 +69,7 @@ def create_api(
         auth.router,
         calls.router,
         contacts.router,
+        rules.router,
         users.router,
         schema.router,
         metrics.router,

@@ -8,8 +8,10 @@ from typing import Any, Protocol
 from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import TokenSigner
+from cti.contacts.dossier import DossierService
 from cti.settings import Settings
 from cti.store.db import Sessionmaker
+from cti.store.rulesets import RuleSetStore
 
 
 class LiveCalls(Protocol):
@@ -28,3 +30,5 @@ class ApiContext:
     signer: TokenSigner
     passwords: Passwords
     limiter: LoginRateLimiter
+    dossiers: DossierService
+    rule_store: RuleSetStore

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +22,9 @@ from cti.auth.exceptions import (
     UserExists,
     UserNotFound,
 )
+from cti.contacts.records import InvalidContact
+from cti.contacts.rules import RuleError
+from cti.store.contacts import ContactNotFound
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +49,36 @@ HTTP_IDS = {
 }
 
 
-def error_body(error_id: str, message: str) -> dict[str, dict[str, str]]:
-    """The JSON body of every error response."""
-    return {"error": {"id": error_id, "message": message}}
+def error_body(
+    error_id: str, message: str, problems: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The JSON body of every error response; ``problems`` lists faults field by field."""
+    error: dict[str, Any] = {"id": error_id, "message": message}
+    if problems:
+        error["problems"] = problems
+    return {"error": error}
 
 
 def error_response(
-    status: int, error_id: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    error_id: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    problems: list[str] | None = None,
 ) -> JSONResponse:
     """A JSON error response."""
-    return JSONResponse(error_body(error_id, message), status_code=status, headers=headers)
+    return JSONResponse(
+        error_body(error_id, message, problems), status_code=status, headers=headers
+    )
 
 
 def install(app: FastAPI) -> None:
     """Register the handlers that turn exceptions into JSON errors."""
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(InvalidContact, _invalid_contact)  # type: ignore[arg-type]
+    app.add_exception_handler(RuleError, _invalid_rules)  # type: ignore[arg-type]
+    app.add_exception_handler(ContactNotFound, _no_contact)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
@@ -79,8 +97,27 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     problems = []
     for error in exc.errors()[:10]:
         where = ".".join(str(part) for part in error.get("loc", ()))
-        problems.append(f"{where}: {error.get('msg', 'invalid')}")
-    return error_response(422, "request.invalid", "; ".join(problems) or "Invalid request.")
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(
+            message if message.startswith(where.split(".")[-1]) else f"{where}: {message}"
+        )
+    return error_response(
+        422, "request.invalid", "; ".join(problems) or "Invalid request.", problems=problems
+    )
+
+
+async def _invalid_contact(_: Request, exc: InvalidContact) -> JSONResponse:
+    return error_response(
+        422, "contact.invalid", "; ".join(exc.problems[:10]), problems=exc.problems
+    )
+
+
+async def _invalid_rules(_: Request, exc: RuleError) -> JSONResponse:
+    return error_response(422, "rules.invalid", "; ".join(exc.problems[:10]), problems=exc.problems)
+
+
+async def _no_contact(_: Request, exc: ContactNotFound) -> JSONResponse:
+    return error_response(404, "contact.not_found", f"No contact {exc.args[0]}.")
 
 
 async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""SQLAlchemy tables: finished calls, users, the audit log, contacts and their identities.
+"""SQLAlchemy tables: calls, users, the audit log, contacts, their identities and CRM facts.
 
 Migrations in ``migrations/versions`` create these tables; they never import this module,
 so a later change here needs a new migration.
@@ -150,7 +150,11 @@ class ContactRecord(Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     display_name: Mapped[str] = mapped_column(String(255))
+    search_name: Mapped[str] = mapped_column(String(255), default="", index=True)
+    """``display_name`` folded to lower case, for prefix search by name."""
     language: Mapped[str | None] = mapped_column(String(16))
+    lifetime_value_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    debt_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -174,3 +178,118 @@ class ContactIdentity(Base):
 
 
 Index("ix_contact_identities_lookup", ContactIdentity.kind, ContactIdentity.value)
+
+
+def _contact_fk() -> Mapped[int]:
+    return mapped_column(IdType, ForeignKey("contacts.id", ondelete="CASCADE"))
+
+
+class OrderRecord(Base):
+    """An order of a contact, as the shop's systems report it."""
+
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_contact", "contact_id", "placed_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = _contact_fk()
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    placed_at: Mapped[datetime | None]
+    ready_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+
+
+class DeliveryRecord(Base):
+    """A delivery, usually of one order."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_contact", "contact_id", "eta"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = _contact_fk()
+    order_number: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    eta: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    address: Mapped[str | None] = mapped_column(String(255))
+
+
+class TicketRecord(Base):
+    """A complaint, request or question, open or closed."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_contact", "contact_id", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = _contact_fk()
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16), default="normal")
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    opened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+
+class PurchaseRecord(Base):
+    """A product the contact bought: the ground for upsell hints."""
+
+    __tablename__ = "purchases"
+    __table_args__ = (Index("ix_purchases_contact", "contact_id", "purchased_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = _contact_fk()
+    product: Mapped[str] = mapped_column(String(255))
+    category: Mapped[str] = mapped_column(String(64), default="")
+    sku: Mapped[str | None] = mapped_column(String(64))
+    purchased_at: Mapped[datetime | None]
+    amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class InteractionRecord(Base):
+    """One entry of a contact's timeline on any channel."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (Index("ix_interactions_contact", "contact_id", "at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = _contact_fk()
+    at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(16), default="inbound")
+    reason: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    ref: Mapped[str | None] = mapped_column(String(255))
+    """The source record: a call's linkedid, a message id."""
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class NoteRecord(Base):
+    """A free-text note an agent left on a contact."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_contact", "contact_id", "at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = _contact_fk()
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    author: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(String(4000))
+
+
+class RuleSetVersion(Base):
+    """One saved version of an admin-edited rule document; the newest is in force."""
+
+    __tablename__ = "rule_set_versions"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column()
+    author: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,10 +19,13 @@ from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.service import create_user, deactivate_user
 from cti.auth.tokens import TokenSigner
+from cti.contacts.dossier import default_rules
 from cti.settings import Settings
 from cti.store import migrate
+from cti.store.contacts import ContactRepository
 from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
 from cti.store.repositories import AuditRepository, CallRepository
+from cti.store.rulesets import RuleSetStore
 from tests.integration.test_store import finished_call
 
 pytestmark = pytest.mark.integration
@@ -132,8 +135,28 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("GET", "/api/openapi.json", Role.AGENT),
     ("GET", "/metrics", Role.SUPERVISOR),
     ("GET", "/api/contacts/lookup?number=%2B79161234567", Role.AGENT),
+    ("GET", "/api/contacts?q=ivan", Role.AGENT),
+    ("POST", "/api/contacts", Role.AGENT),
+    ("GET", "/api/contacts/{contact_id}", Role.AGENT),
+    ("PATCH", "/api/contacts/{contact_id}", Role.AGENT),
+    ("GET", "/api/contacts/{contact_id}/dossier", Role.AGENT),
+    ("POST", "/api/contacts/{contact_id}/notes", Role.AGENT),
+    ("GET", "/api/contacts/{contact_id}/export", Role.ADMIN),
+    ("DELETE", "/api/contacts/{contact_id}", Role.ADMIN),
+    ("GET", "/api/rules/dossier", Role.SUPERVISOR),
+    ("GET", "/api/rules/dossier/versions", Role.SUPERVISOR),
+    ("GET", "/api/rules/dossier/versions/{version}", Role.SUPERVISOR),
+    ("POST", "/api/rules/dossier/check", Role.ADMIN),
+    ("PUT", "/api/rules/dossier", Role.ADMIN),
+    ("POST", "/api/rules/dossier/rollback", Role.ADMIN),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
+SUCCESS = {
+    "POST": 201,
+    "DELETE": 204,
+    ("POST", "/api/rules/dossier/check"): 200,
+    ("POST", "/api/rules/dossier/rollback"): 200,
+}
 
 
 async def test_every_route_is_either_public_or_in_the_role_matrix(api: Api) -> None:
@@ -150,14 +173,38 @@ _created = iter(range(10_000))
 def body_for(method: str, path: str) -> dict[str, Any] | None:
     if method == "POST" and path == "/api/users":
         return {"username": f"new{next(_created)}", "password": "new-password", "role": "agent"}
+    if path == "/api/contacts/{contact_id}/notes":
+        return {"body": "Prefers email."}
+    if path.startswith("/api/contacts") and method in {"POST", "PATCH"}:
+        return {"name": "Ivan Petrov", "phones": ["8 916 123-45-67"]}
+    if path in {"/api/rules/dossier", "/api/rules/dossier/check"}:
+        return {"rules": default_rules().model_dump(mode="json", by_alias=True, exclude_none=True)}
+    if path == "/api/rules/dossier/rollback":
+        return {"version": 1}
     return None
+
+
+async def concrete(api: Api, path: str) -> str:
+    """The path with a fresh contact and an existing rules version filled in."""
+    if "{contact_id}" in path:
+        contact_id = await ContactRepository(api.sessionmaker).create("Olga Smirnova")
+        path = path.replace("{contact_id}", str(contact_id))
+    if "{version}" in path or path.endswith("/rollback"):
+        store = RuleSetStore(api.sessionmaker)
+        if await store.latest_version("dossier") == 0:
+            document = default_rules().model_dump(mode="json", by_alias=True, exclude_none=True)
+            await store.save("dossier", document, author="test")
+        path = path.replace("{version}", "1")
+    return path
 
 
 @pytest.mark.parametrize(("method", "path", "minimum"), ENDPOINTS)
 async def test_every_endpoint_needs_a_token(
     api: Api, method: str, path: str, minimum: Role
 ) -> None:
-    reply = await api.client.request(method, path, json=body_for(method, path))
+    body = body_for(method, path)
+    path = await concrete(api, path)
+    reply = await api.client.request(method, path, json=body)
     assert_error(reply, 401, "auth.not_authenticated")
     assert reply.headers["WWW-Authenticate"] == "Bearer"
     for header in (
@@ -166,20 +213,19 @@ async def test_every_endpoint_needs_a_token(
         "Basic YWRtaW46YWRtaW4=",
         api.tokens[Role.ADMIN],
     ):
-        reply = await api.client.request(
-            method, path, json=body_for(method, path), headers={"Authorization": header}
-        )
+        reply = await api.client.request(method, path, json=body, headers={"Authorization": header})
         assert reply.status_code == 401, header
 
 
 @pytest.mark.parametrize(("method", "path", "minimum"), ENDPOINTS)
 @pytest.mark.parametrize("role", list(Role))
 async def test_role_matrix(api: Api, method: str, path: str, minimum: Role, role: Role) -> None:
-    reply = await api.client.request(
-        method, path, json=body_for(method, path), headers=api.auth(role)
-    )
+    body = body_for(method, path)
+    expected = SUCCESS.get((method, path), SUCCESS.get(method, 200))
+    path = await concrete(api, path)
+    reply = await api.client.request(method, path, json=body, headers=api.auth(role))
     if role >= minimum:
-        assert reply.status_code == (201 if method == "POST" else 200), reply.text
+        assert reply.status_code == expected, reply.text
     else:
         error = assert_error(reply, 403, "auth.forbidden")
         assert minimum.value in error["message"]
@@ -487,6 +533,7 @@ async def test_contact_lookup_never_fails_on_junk(api: Api) -> None:
         "problem": "unknown",
         "match": "none",
         "candidates": [],
+        "dossier": None,
     }
     reply = await api.client.get(
         "/api/contacts/lookup", params={"number": "9" * 65}, headers=api.auth(Role.AGENT)

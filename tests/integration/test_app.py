@@ -20,13 +20,6 @@ from tests.integration.test_bridge import wait_until
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    fixture = "sqlite_url" if request.param == "sqlite" else "fresh_postgres_url"
-    url: str = request.getfixturevalue(fixture)
-    return url
-
-
 @pytest.fixture
 async def server(
     database_url: str,

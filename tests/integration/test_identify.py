@@ -14,14 +14,6 @@ from cti.store.migrate import upgrade
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    url: str = request.getfixturevalue(
-        "sqlite_url" if request.param == "sqlite" else "fresh_postgres_url"
-    )
-    return url
-
-
 @pytest.fixture
 async def contacts(database_url: str) -> AsyncIterator[ContactRepository]:
     url = database_url

@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from panoramisk.actions import Action
 from panoramisk.message import Message
@@ -165,6 +165,8 @@ carriers = st.sampled_from(
 def test_no_secret_survives_in_any_carrier(
     secret: str, carrier: str, as_repr: bool, output: io.StringIO
 ) -> None:
+    assume(secret not in carrier)
+    start = len(output.getvalue())
     text = carrier.format(secret)
     logging.getLogger("lib").info("%r" if as_repr else "%s", text, extra={"password": secret})
-    assert secret not in output.getvalue()
+    assert secret not in output.getvalue()[start:]
