@@ -21,7 +21,7 @@ from typing import Any
 
 from panoramisk import fast_agi
 
-from benchmarks.common import Row
+from benchmarks.common import Row, p99_ms
 from ivr.agi.server import AgiServer, AgiSession
 
 HEADER = (
@@ -120,10 +120,6 @@ async def start_panoramisk() -> tuple[int, Any]:
         await server.wait_closed()
 
     return port, stop
-
-
-def p99_ms(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100)[98] * 1000
 
 
 def run(quick: bool) -> list[Row]:

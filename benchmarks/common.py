@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 from dataclasses import dataclass
 
 import psutil
@@ -23,6 +24,11 @@ class Row:
     baseline: float | None
     passed: bool | None
     baseline_name: str = ""
+
+
+def p99_ms(seconds: list[float]) -> float:
+    """The 99th percentile of durations in seconds, in milliseconds."""
+    return statistics.quantiles(seconds, n=100)[98] * 1000
 
 
 def rss_mib() -> float:

@@ -258,6 +258,38 @@ def contacts_erase(contact_id: int, yes: bool) -> None:
     )
 
 
+@contacts.command("generate")
+@click.argument("count", type=click.IntRange(min=1, max=100_000_000))
+@click.option("--seed", default=1, show_default=True, help="The same seed, the same data.")
+def contacts_generate(count: int, seed: int) -> None:
+    """Fill an empty database with COUNT made-up contacts and their facts (for load tests)."""
+    from rich.progress import Progress
+
+    from cti.contacts.generate import generate
+
+    settings = Settings()
+    url = settings.database.url
+
+    async def check_empty() -> int:
+        await migrate.upgrade(url)
+        async with open_database(url) as sessionmaker:
+            from cti.store.contacts import ContactRepository
+
+            return await ContactRepository(sessionmaker).count()
+
+    if _run_db(settings, check_empty):
+        raise click.ClickException(f"{safe_url(url)} already has contacts: use an empty database")
+    with Progress() as bar:
+        task = bar.add_task(f"generating {count:,} contacts", total=count)
+        try:
+            generate(url, count, seed=seed, progress=lambda n: bar.advance(task, n))
+        except Exception as exc:  # sqlite3, asyncpg and OS errors alike end the command
+            raise click.ClickException(
+                f"cannot fill {safe_url(url)}: {type(exc).__name__}: {exc}"
+            ) from exc
+    click.echo(f"generated {count:,} contacts in {safe_url(url)}")
+
+
 def _phone_rules(settings: Settings) -> PhoneRules:
     return PhoneRules(
         region=settings.contacts.region, outside_prefix=settings.contacts.outside_prefix

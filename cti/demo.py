@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cti.app import Runtime, build_app, build_runtime
 from cti.auth.exceptions import UserExists
 from cti.auth.service import create_user
+from cti.contacts.facts import Channel, InteractionFact
+from cti.contacts.records import ContactIn, check_contact
 from cti.pbxsim import PbxSimulator
 from cti.runner import serve_app
 from cti.settings import Settings
+from cti.store.contacts import find_existing, interaction_record, save_contact
+from cti.store.db import Sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,171 @@ DEMO_CALLERS = [
     ("+79645550108", ""),
     ("anonymous", ""),
 ]
+
+
+def demo_contacts(now: datetime) -> list[tuple[dict[str, Any], list[InteractionFact]]]:
+    """The demo's customers, each with a reason to call, dated relative to ``now``."""
+
+    def ago(days: float) -> str:
+        return (now - timedelta(days=days)).isoformat()
+
+    return [
+        (
+            {
+                "external_id": "DEMO-1",
+                "name": "Ivan Petrov",
+                "language": "en",
+                "phones": ["+79161234567"],
+                "emails": ["ivan.petrov@example.org"],
+                "lifetime_value_cents": 18_500_000,
+                "orders": [
+                    {
+                        "number": "1234",
+                        "status": "ready",
+                        "amount_cents": 12_990_000,
+                        "placed_at": ago(4),
+                        "ready_at": ago(1),
+                    },
+                    {
+                        "number": "1187",
+                        "status": "delivered",
+                        "amount_cents": 249_000,
+                        "placed_at": ago(40),
+                    },
+                ],
+                "purchases": [
+                    {
+                        "product": "ThinkPad X1 Carbon",
+                        "category": "laptop",
+                        "purchased_at": ago(20),
+                        "amount_cents": 12_990_000,
+                    },
+                ],
+            },
+            [
+                InteractionFact(
+                    now - timedelta(days=2),
+                    Channel.EMAIL,
+                    reason="order_status",
+                    agent="alice",
+                    summary="Asked when order 1234 is ready",
+                )
+            ],
+        ),
+        (
+            {
+                "external_id": "DEMO-2",
+                "name": "Olga Smirnova",
+                "phones": ["+79165550101"],
+                "lifetime_value_cents": 4_200_000,
+                "orders": [{"number": "1240", "status": "shipped", "placed_at": ago(6)}],
+                "deliveries": [
+                    {
+                        "order_number": "1240",
+                        "status": "in_transit",
+                        "eta": ago(1),
+                        "address": "Tverskaya 7",
+                    }
+                ],
+            },
+            [
+                InteractionFact(
+                    now - timedelta(hours=20),
+                    Channel.SMS,
+                    reason="delivery_late",
+                    summary="Where is my parcel?",
+                )
+            ],
+        ),
+        (
+            {
+                "external_id": "DEMO-3",
+                "name": "Sergey Kuznetsov",
+                "phones": ["+79035550102"],
+                "lifetime_value_cents": 62_000_000,
+                "tickets": [
+                    {
+                        "number": "C-311",
+                        "kind": "complaint",
+                        "status": "open",
+                        "severity": "high",
+                        "subject": "Fridge arrived dented",
+                        "opened_at": ago(3),
+                    }
+                ],
+                "purchases": [
+                    {"product": "Bosch fridge", "category": "fridge", "purchased_at": ago(9)}
+                ],
+            },
+            [
+                InteractionFact(
+                    now - timedelta(days=3),
+                    Channel.VOICE,
+                    reason="complaint",
+                    agent="bob",
+                    summary="Complaint registered, photos requested",
+                )
+            ],
+        ),
+        (
+            {
+                "external_id": "DEMO-4",
+                "name": "Anna Popova",
+                "phones": ["+79265550103"],
+                "debt_cents": 345_000,
+                "lifetime_value_cents": 900_000,
+            },
+            [],
+        ),
+        (
+            {
+                "external_id": "DEMO-5",
+                "name": "Dmitry Volkov",
+                "phones": ["+74955550104"],
+                "orders": [{"number": "1251", "status": "processing", "placed_at": ago(1)}],
+                "purchases": [{"product": "Pixel 9", "category": "phone", "purchased_at": ago(30)}],
+            },
+            [],
+        ),
+        (
+            {
+                "external_id": "DEMO-6",
+                "name": "Elena Sokolova",
+                "phones": ["+79855550105"],
+                "lifetime_value_cents": 2_000_000,
+                "deliveries": [
+                    {"order_number": "1201", "status": "failed", "eta": ago(12)},
+                    {"order_number": "1201", "status": "failed", "eta": ago(5)},
+                ],
+                "orders": [{"number": "1201", "status": "processing", "placed_at": ago(15)}],
+            },
+            [],
+        ),
+        ({"external_id": "DEMO-7", "name": "Mikhail Lebedev", "phones": ["+79095550106"]}, []),
+        (
+            {
+                "external_id": "DEMO-8",
+                "name": "Natalia Kozlova",
+                "phones": ["+79775550107"],
+                "emails": ["n.kozlova@example.org"],
+            },
+            [],
+        ),
+    ]
+
+
+async def seed_contacts(sessionmaker: Sessionmaker, now: datetime | None = None) -> int:
+    """Create the demo customers once (matched by their CRM id later); returns how many."""
+    created = 0
+    async with sessionmaker.begin() as session:
+        for data, interactions in demo_contacts(now or datetime.now(UTC)):
+            contact = check_contact(ContactIn, data)
+            if await find_existing(session, contact) is not None:
+                continue
+            contact_id = await save_contact(session, contact, source="demo")
+            session.add_all(interaction_record(contact_id, i) for i in interactions)
+            created += 1
+    return created
 
 
 async def seed_users(runtime: Runtime) -> None:
@@ -61,6 +232,11 @@ async def run_demo(settings: Settings, *, calls_per_minute: float, speed: float)
     settings.ami.host, settings.ami.port = simulator.host, simulator.port
     runtime = build_runtime(settings)
     runtime.on_start.append(seed_users)
+
+    async def seed_customers(started: Runtime) -> None:
+        await seed_contacts(started.sessionmaker)
+
+    runtime.on_start.append(seed_customers)
 
     async def route_calls_through_the_ivr(started: Runtime) -> None:
         simulator.pbx.ivr = ("127.0.0.1", started.agi.port)

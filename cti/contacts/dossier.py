@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -30,7 +30,7 @@ from cti.contacts.phone import DEFAULT_RULES, PhoneRules
 from cti.contacts.rules import Evaluator, RuleError, RuleSet, Verdict, parse_rules
 from cti.settings import Settings
 from cti.store.contacts import ContactRepository
-from cti.store.db import Sessionmaker
+from cti.store.db import Sessionmaker, create_reader
 from cti.store.rulesets import RuleSetStore
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,8 @@ class DossierService:
     crm_budget: float = 0.3
     phone_rules: PhoneRules = DEFAULT_RULES
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """What ``aclose`` releases: the CRM client, the read engine."""
 
     async def build(self, contact_id: int) -> Dossier | None:
         """The dossier of one contact, None when there is no such contact."""
@@ -201,18 +203,25 @@ class DossierService:
         return CallerView(found, await self.build(contact_ids.pop()))
 
     async def aclose(self) -> None:
-        """Close the CRM client, if any."""
-        close = getattr(self.crm, "aclose", None)
-        if close is not None:
+        """Release what this service owns."""
+        for close in self.closers:
             await close()
 
 
 def build_dossier_service(settings: Settings, sessionmaker: Sessionmaker) -> DossierService:
     """The dossier service the settings describe: our tables, the rules store, the CRM."""
+    reader = create_reader(settings.database.url)
+    crm = crm_source_from_settings(settings.crm)
+    closers: list[Callable[[], Awaitable[None]]] = []
+    if reader is not None:
+        closers.append(reader.dispose)
+    if crm is not None:
+        closers.append(crm.aclose)
     return DossierService(
-        contacts=ContactRepository(sessionmaker),
+        contacts=ContactRepository(sessionmaker, reader=reader),
         rules=DossierRules(RuleSetStore(sessionmaker)),
-        crm=crm_source_from_settings(settings.crm),
+        closers=closers,
+        crm=crm,
         crm_budget=settings.crm.budget_ms / 1000,
         phone_rules=PhoneRules(
             region=settings.contacts.region, outside_prefix=settings.contacts.outside_prefix

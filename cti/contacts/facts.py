@@ -99,8 +99,9 @@ class DeliveryFact:
         return self.status not in CLOSED_DELIVERIES
 
     def late(self, now: datetime) -> bool:
-        """Still on its way after its ETA."""
-        return self.open and self.eta is not None and self.eta < now
+        """Still on its way after its ETA (a failed one is not late, it failed)."""
+        on_its_way = self.status in {DeliveryStatus.SCHEDULED, DeliveryStatus.IN_TRANSIT}
+        return on_its_way and self.eta is not None and self.eta < now
 
 
 def booked_orders(deliveries: Iterable[DeliveryFact]) -> set[str]:

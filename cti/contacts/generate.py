@@ -244,6 +244,7 @@ def _load_sqlite(
     db = sqlite3.connect(path)
     try:
         db.execute("PRAGMA synchronous=OFF")
+        db.execute("PRAGMA cache_size=-1000000")
         statements = {
             name: f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
             for name, cols in TABLES.items()

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Table, delete, func, or_, select
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from cti.contacts.facts import (
     Channel,
@@ -30,8 +31,9 @@ from cti.contacts.facts import (
 from cti.contacts.identify import SUFFIX_DIGITS, Candidate
 from cti.contacts.phone import DEFAULT_RULES, PhoneRules, normalize_phone, suffix
 from cti.contacts.records import ContactIn, ContactPatch
-from cti.store.db import Sessionmaker
+from cti.store.db import Sessionmaker, retry_read
 from cti.store.models import (
+    Base,
     ContactIdentity,
     ContactRecord,
     DeliveryRecord,
@@ -48,8 +50,6 @@ CRM = "crm"
 DOSSIER_DEPTH = 20
 """How many of each kind of fact a dossier looks at, newest first."""
 NOTES_DEPTH = 5
-
-_Fact = TypeVar("_Fact")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +69,13 @@ class ContactNotFound(LookupError):
 class ContactRepository:
     """Contacts and everything hung on them, over async SQLAlchemy."""
 
-    def __init__(self, sessionmaker: Sessionmaker) -> None:
+    def __init__(self, sessionmaker: Sessionmaker, *, reader: AsyncEngine | None = None) -> None:
+        """``reader``: the engine of the hot read path (``create_reader``); default: ours."""
         self.sessionmaker = sessionmaker
+        engine = reader if reader is not None else sessionmaker.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            raise ValueError("the sessionmaker must be bound to an engine")
+        self.reader = engine
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -116,20 +121,7 @@ class ContactRepository:
     ) -> None:
         """Append one timeline entry."""
         async with self.sessionmaker.begin() as session:
-            session.add(
-                InteractionRecord(
-                    contact_id=contact_id,
-                    at=interaction.at,
-                    channel=interaction.channel.value,
-                    direction=interaction.direction,
-                    reason=interaction.reason,
-                    agent=interaction.agent,
-                    summary=interaction.summary,
-                    outcome=interaction.outcome,
-                    ref=ref,
-                    details=details or {},
-                )
-            )
+            session.add(interaction_record(contact_id, interaction, ref=ref, details=details))
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -148,9 +140,13 @@ class ContactRepository:
             .where(ContactIdentity.kind == PHONE, condition)
             .order_by(ContactRecord.id)
         )
-        async with self.sessionmaker() as session:
-            rows = (await session.execute(query)).all()
-        return [Candidate(row[0], row[1], row[2]) for row in rows]
+
+        async def read() -> list[Candidate]:
+            async with self.reader.connect() as conn:
+                rows = (await conn.execute(query)).all()
+            return [Candidate(row[0], row[1], row[2]) for row in rows]
+
+        return await retry_read(read)
 
     async def by_identity(self, kind: str, value: str) -> list[int]:
         """Ids of the contacts holding this identity."""
@@ -208,7 +204,10 @@ class ContactRepository:
 
     async def load(self, contact_id: int, *, depth: int = DOSSIER_DEPTH) -> LoadedContact | None:
         """Everything a dossier needs, newest first, in one short read."""
-        async with self.sessionmaker() as session:
+        return await retry_read(lambda: self._load(contact_id, depth))
+
+    async def _load(self, contact_id: int, depth: int) -> LoadedContact | None:
+        async with self.reader.connect() as session:
             contact = (
                 await session.execute(
                     select(
@@ -373,6 +372,28 @@ async def save_contact(
     return cid
 
 
+def interaction_record(
+    contact_id: int,
+    interaction: InteractionFact,
+    *,
+    ref: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> InteractionRecord:
+    """The row of one timeline entry."""
+    return InteractionRecord(
+        contact_id=contact_id,
+        at=interaction.at,
+        channel=interaction.channel.value,
+        direction=interaction.direction,
+        reason=interaction.reason,
+        agent=interaction.agent,
+        summary=interaction.summary,
+        outcome=interaction.outcome,
+        ref=ref,
+        details=details or {},
+    )
+
+
 async def find_existing(session: AsyncSession, contact: ContactIn) -> int | None:
     """The contact an import row is about: by CRM id, else by a number or email only one holds."""
     keys: list[tuple[str, list[str]]] = []
@@ -451,11 +472,11 @@ async def _identities(
 
 
 async def _newest(
-    session: AsyncSession, table: type[_Fact], when: Any, contact_id: int, depth: int
-) -> Sequence[_Fact]:
-    owner = table.__table__.c.contact_id  # type: ignore[attr-defined]
-    query = select(table).where(owner == contact_id).order_by(when.desc()).limit(depth)
-    return (await session.scalars(query)).all()
+    conn: AsyncConnection, table: type[Base], when: Any, contact_id: int, depth: int
+) -> Sequence[Row[Any]]:
+    facts: Table = table.__table__  # type: ignore[assignment]
+    query = select(facts).where(facts.c.contact_id == contact_id)
+    return (await conn.execute(query.order_by(when.desc()).limit(depth))).all()
 
 
 def contact_view(record: ContactRecord, identities: Sequence[ContactIdentity]) -> dict[str, Any]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -18,6 +19,7 @@ from sqlalchemy.pool import StaticPool
 log = logging.getLogger(__name__)
 
 Sessionmaker = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT = 10.0
@@ -76,6 +78,37 @@ def create_engine(
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
     return _create_async_engine(parsed, **kwargs)
+
+
+def create_reader(url: str | URL) -> AsyncEngine | None:
+    """A small engine for the hot read path (caller lookup, dossier), or None for SQLite.
+
+    On PostgreSQL it runs in autocommit and without a ping per checkout: one round trip per
+    query instead of four (ping, BEGIN, query, ROLLBACK). A connection that died with the
+    server is noticed by the query itself; ``retry_read`` repeats the read once.
+    """
+    parsed = async_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return None
+    return _create_async_engine(
+        parsed,
+        isolation_level="AUTOCOMMIT",
+        pool_pre_ping=False,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"timeout": CONNECT_TIMEOUT},
+    )
+
+
+async def retry_read(read: Callable[[], Awaitable[T]]) -> T:
+    """Run a read; once more if it failed because the pooled connection had died."""
+    try:
+        return await read()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.info("a pooled database connection had died; reading again on a new one")
+        return await read()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> Sessionmaker:

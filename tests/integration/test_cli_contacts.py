@@ -126,3 +126,21 @@ def test_export_then_erase_from_the_command_line(database: str, tmp_path: Path) 
     assert contact_count(database) == 1
     missing = CliRunner().invoke(main, ["contacts", "export", "1"])
     assert missing.exit_code == 1 and "no contact 1" in missing.output
+
+
+def test_generate_fills_an_empty_database_and_refuses_a_full_one(database: str) -> None:
+    result = CliRunner().invoke(main, ["contacts", "generate", "120"])
+    assert result.exit_code == 0, result.output
+    assert contact_count(database) == 120
+    again = CliRunner().invoke(main, ["contacts", "generate", "10"])
+    assert again.exit_code == 1 and "already has contacts" in again.output
+
+    async def lookup() -> str:
+        from cti.contacts.generate import phone_of
+        from cti.contacts.identify import identify
+
+        async with open_database(database) as sessionmaker:
+            found = await identify(ContactRepository(sessionmaker), phone_of(77))
+        return found.candidates[0].display_name
+
+    assert asyncio.run(lookup()).endswith(" 77")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from cti.contacts.crm import CrmKey
 from cti.contacts.dossier import DossierRules, DossierService, default_rules
@@ -16,7 +17,7 @@ from cti.contacts.facts import Channel, ExternalFacts, InteractionFact, OrderFac
 from cti.contacts.identify import MatchLevel
 from cti.contacts.records import ContactIn, ContactPatch, InvalidContact, check_contact
 from cti.store.contacts import ContactNotFound, ContactRepository
-from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
+from cti.store.db import Sessionmaker, create_engine, create_reader, create_sessionmaker
 from cti.store.migrate import upgrade
 from cti.store.models import AuditEntry, OrderRecord
 from cti.store.privacy import erase_contact, export_contact
@@ -267,3 +268,63 @@ async def test_export_holds_everything_and_erase_keeps_only_anonymous_statistics
     ]
     assert "Petrov" not in str([a.details for a in audit])
     assert await erase_contact(store.sessionmaker, contact_id, actor="admin") is None
+
+
+async def test_the_hot_read_path_survives_a_database_that_dropped_its_connections(
+    fresh_postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncpg
+
+    await upgrade(fresh_postgres_url)
+    engine = create_engine(fresh_postgres_url)
+    reader = create_reader(fresh_postgres_url)
+    assert reader is not None
+    contacts = ContactRepository(create_sessionmaker(engine), reader=reader)
+    try:
+        contact_id = await contacts.save(check_contact(ContactIn, PETROV))
+        assert [c.contact_id for c in await contacts.by_phone("+79161234567")] == [contact_id]
+        name = make_url(fresh_postgres_url).database
+        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+                name,
+            )
+        finally:
+            await admin.close()
+        assert killed >= 1
+        caplog.set_level("INFO", logger="cti.store.db")
+        assert [c.contact_id for c in await contacts.by_phone("+79161234567")] == [contact_id]
+        assert "connection had died" in caplog.text
+        loaded = await contacts.load(contact_id)
+        assert loaded is not None and loaded.facts.display_name == "Ivan Petrov"
+    finally:
+        await reader.dispose()
+        await engine.dispose()
+
+
+async def test_every_demo_caller_has_a_story_and_seeding_twice_adds_nothing(store: Store) -> None:
+    from cti.demo import DEMO_CALLERS, seed_contacts
+
+    assert await seed_contacts(store.sessionmaker, NOW) == 8
+    assert await seed_contacts(store.sessionmaker, NOW) == 0
+    top = {}
+    for number, _ in DEMO_CALLERS:
+        view = await store.dossiers.for_caller(number)
+        if view.dossier is not None:
+            reasons = view.dossier.verdict.reasons
+            top[view.dossier.facts.display_name] = (
+                reasons[0].id if reasons else None,
+                bool(view.dossier.verdict.rescue),
+                [hint for hint, _ in view.dossier.verdict.hints],
+            )
+    assert top == {
+        "Ivan Petrov": ("order_ready", False, ["offer_delivery", "laptop_accessories"]),
+        "Olga Smirnova": ("delivery_late", False, []),
+        "Sergey Kuznetsov": ("complaint", True, []),
+        "Anna Popova": ("debt", False, []),
+        "Dmitry Volkov": ("order_status", False, ["phone_accessories"]),
+        "Elena Sokolova": ("delivery_failed", True, []),
+        "Mikhail Lebedev": (None, False, []),
+        "Natalia Kozlova": (None, False, []),
+    }
