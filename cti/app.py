@@ -26,7 +26,12 @@ from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
 from cti.store.migrate import upgrade
 from cti.store.repositories import CallRepository, CallWriter
 from ivr.agi.server import AgiServer
-from ivr.menu import menu
+from ivr.caller import CallerIvr
+from ivr.flow import load_flow
+from ivr.prompts import NameGreeter
+from ivr.speech.exceptions import SpeechUnavailable
+from ivr.speech.recognizer import SpeechModel
+from ivr.speech.service import AudioSocketSpeech
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +50,9 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: Sessionmaker
     agi: AgiServer
+    ivr: CallerIvr
     dossiers: DossierService
+    speech: AudioSocketSpeech | None = None
     on_start: list[Hook] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -55,6 +62,7 @@ class Runtime:
             await upgrade(self.settings.database.url)
         await self.bus.start()
         await self.writer.start()
+        await self._start_speech()
         await self.agi.start()
         for hook in self.on_start:
             await hook(self)
@@ -70,10 +78,32 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.agi.close()
+        if self.speech is not None:
+            await self.speech.close()
         await self.writer.close()
         await self.dossiers.aclose()
         await self.bus.close()
         await self.engine.dispose()
+
+    async def _start_speech(self) -> None:
+        """Load the Vosk model once (off the loop) and listen for AudioSocket; or keys only."""
+        speech = self.settings.speech
+        if speech.model is None:
+            log.info("no speech model set (CTI_VOSK_MODEL): the IVR takes keys only")
+            return
+        try:
+            model = await asyncio.to_thread(SpeechModel.load, speech.model)
+        except SpeechUnavailable as exc:
+            log.warning("speech is off, the IVR takes keys only: %s", exc)
+            return
+        self.speech = AudioSocketSpeech(
+            model,
+            host=speech.audiosocket_host,
+            port=speech.audiosocket_port,
+            silence_ms=speech.silence_ms,
+        )
+        await self.speech.start()
+        self.ivr.speech = self.speech
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -84,7 +114,15 @@ def build_runtime(settings: Settings) -> Runtime:
     bus = create_bus(settings.redis.url)
     service = CallService(bus, writer)
     ami = AmiClient(settings.ami, wanted=service.handled_events)
-    agi = AgiServer({"ivr": menu}, host=settings.agi.host, port=settings.agi.port)
+    dossiers = build_dossier_service(settings, sessionmaker)
+    greeter = NameGreeter(settings.ivr.sounds) if settings.ivr.tts else None
+    ivr = CallerIvr(
+        load_flow(settings.ivr.flow),
+        dossiers,
+        greeter=greeter,
+        listen_timeout=settings.speech.timeout,
+    )
+    agi = AgiServer({"ivr": ivr}, host=settings.agi.host, port=settings.agi.port)
     return Runtime(
         settings=settings,
         bus=bus,
@@ -94,7 +132,8 @@ def build_runtime(settings: Settings) -> Runtime:
         engine=engine,
         sessionmaker=sessionmaker,
         agi=agi,
-        dossiers=build_dossier_service(settings, sessionmaker),
+        ivr=ivr,
+        dossiers=dossiers,
     )
 
 

@@ -296,6 +296,52 @@ def _phone_rules(settings: Settings) -> PhoneRules:
     )
 
 
+# --- IVR -------------------------------------------------------------------------------------
+
+
+@main.group()
+def prompts() -> None:
+    """The IVR's sound files."""
+
+
+@prompts.command("generate")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Sound folder (default: CTI_IVR_SOUNDS).",
+)
+@click.option("--force", is_flag=True, help="Record every prompt again.")
+def prompts_generate(out: Path | None, force: bool) -> None:
+    """Record every prompt of the IVR flow with espeak-ng (for the demo and first tests)."""
+    from rich.progress import Progress
+
+    from ivr.flow import FlowError, every_prompt, load_flow
+    from ivr.prompts import Voice, generate_prompts
+
+    settings = Settings()
+    try:
+        flow = load_flow(settings.ivr.flow)
+    except FlowError as exc:
+        message = "the IVR flow is invalid:\n  - " + "\n  - ".join(exc.problems)
+        raise click.ClickException(message) from exc
+    voice = Voice()
+    if not voice.available:
+        raise click.ClickException("espeak-ng and sox are needed: run scripts/system-deps.sh")
+    folder = out or settings.ivr.sounds
+    total = sum(len(p) for p in every_prompt(flow).values())
+    with Progress(transient=True) as bar:
+        task = bar.add_task("recording prompts", total=total)
+        try:
+            written, kept = asyncio.run(
+                generate_prompts(
+                    flow, folder, voice, force=force, progress=lambda n: bar.advance(task, n)
+                )
+            )
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            raise click.ClickException(f"cannot record the prompts: {exc}") from exc
+    click.echo(f"{written} prompt(s) recorded, {kept} up to date, in {folder}")
+
+
 # --- server ---------------------------------------------------------------------------------
 
 
@@ -304,9 +350,14 @@ def serve() -> None:
     """Run the server against a real Asterisk (settings from CTI_* variables)."""
     from cti.logs import configure_logging
     from cti.runner import run, serve
+    from ivr.flow import FlowError, load_flow
 
     settings = Settings()
     problems = settings.refuse_insecure()
+    try:
+        load_flow(settings.ivr.flow)
+    except FlowError as exc:
+        problems += [f"IVR flow: {problem}" for problem in exc.problems]
     if problems:
         raise click.ClickException("refusing to start:\n  - " + "\n  - ".join(problems))
     configure_logging(settings.log.level, settings.log.format)

@@ -39,6 +39,22 @@ class AgiSettings(BaseModel):
     port: int = Field(4573, ge=0, le=65535, description="FastAGI listen port (0: any free).")
 
 
+class IvrSettings(BaseModel):
+    """The caller-aware IVR: its flow file and its sound files."""
+
+    flow: Path | None = Field(
+        None,
+        description="A site's IVR flow file (JSON); unset: the shipped ivr/flows/default.json.",
+    )
+    sounds: Path = Field(
+        Path("var/sounds"),
+        description="Sounds shared with Asterisk: <language>/cti/*.wav (cti prompts generate).",
+    )
+    tts: bool = Field(
+        True, description="Greet known callers by name with espeak-ng when installed."
+    )
+
+
 class HttpSettings(BaseModel):
     """HTTP API, WebSockets and pages."""
 
@@ -119,6 +135,7 @@ class Settings(BaseSettings):
 
     ami: AmiSettings = Field(default_factory=AmiSettings)
     agi: AgiSettings = Field(default_factory=AgiSettings)
+    ivr: IvrSettings = Field(default_factory=IvrSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

@@ -93,6 +93,8 @@ class Call:
     reason: str | None = None
     contact_id: str | None = None
     ivr_started_at: float | None = None
+    ivr_path: str | None = None
+    """The way through the IVR (``known>offer:order_ready>key:1>queue:sales``)."""
     rings: list[AgentRing] = field(default_factory=list)
     transfers: list[dict[str, str]] = field(default_factory=list)
     channels: dict[str, str] = field(default_factory=dict)
@@ -126,6 +128,7 @@ class Call:
             "reason": self.reason,
             "contact_id": self.contact_id,
             "ivr_started_at": self.ivr_started_at,
+            "ivr_path": self.ivr_path,
             "rings": [ring.to_dict() for ring in self.rings],
             "transfers": [dict(transfer) for transfer in self.transfers],
         }

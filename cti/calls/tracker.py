@@ -205,6 +205,8 @@ class CallTracker:
                 call.reason = value
             elif variable == "CTI_CONTACT_ID":
                 call.contact_id = value
+            elif variable == "CTI_IVR_PATH":
+                call.ivr_path = value
         return []
 
     def _on_queuecallerjoin(self, msg: Message, now: float) -> list[CallEvent]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -30,8 +30,9 @@ from cti.contacts.phone import DEFAULT_RULES, PhoneRules
 from cti.contacts.rules import Evaluator, RuleError, RuleSet, Verdict, parse_rules
 from cti.settings import Settings
 from cti.store.contacts import ContactRepository
-from cti.store.db import Sessionmaker, create_reader
+from cti.store.db import Sessionmaker, create_reader, sqlite_path
 from cti.store.rulesets import RuleSetStore
+from cti.store.sqlite_reads import SqliteReads
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,13 @@ class Dossier:
                 {"at": n.at.isoformat(), "author": n.author, "body": n.body} for n in facts.notes
             ],
             "reasons": [
-                {"id": r.id, "label": r.label, "score": r.score, "why": r.why}
+                {
+                    "id": r.id,
+                    "label": r.label,
+                    "score": r.score,
+                    "why": r.why,
+                    "about": {name: _plain(item) for name, item in r.about.items()},
+                }
                 for r in verdict.reasons
             ],
             "rescue": {"flag": bool(verdict.rescue), "why": list(verdict.rescue)},
@@ -210,15 +217,21 @@ class DossierService:
 
 def build_dossier_service(settings: Settings, sessionmaker: Sessionmaker) -> DossierService:
     """The dossier service the settings describe: our tables, the rules store, the CRM."""
-    reader = create_reader(settings.database.url)
+    bound = sessionmaker.kw.get("bind")
+    url = bound.url if bound is not None else settings.database.url
+    reader = create_reader(url)
+    path = sqlite_path(url)
+    sqlite_reads = SqliteReads(path) if path is not None else None
     crm = crm_source_from_settings(settings.crm)
     closers: list[Callable[[], Awaitable[None]]] = []
     if reader is not None:
         closers.append(reader.dispose)
+    if sqlite_reads is not None:
+        closers.append(sqlite_reads.close)
     if crm is not None:
         closers.append(crm.aclose)
     return DossierService(
-        contacts=ContactRepository(sessionmaker, reader=reader),
+        contacts=ContactRepository(sessionmaker, reader=reader, sqlite_reads=sqlite_reads),
         rules=DossierRules(RuleSetStore(sessionmaker)),
         closers=closers,
         crm=crm,
@@ -227,6 +240,10 @@ def build_dossier_service(settings: Settings, sessionmaker: Sessionmaker) -> Dos
             region=settings.contacts.region, outside_prefix=settings.contacts.outside_prefix
         ),
     )
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in item.items()}
 
 
 def _when(value: datetime | None) -> str | None:

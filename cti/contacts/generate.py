@@ -88,14 +88,26 @@ TABLES: dict[str, tuple[str, ...]] = {
 }
 
 
+MOBILE_SPACE = 900_000_000
+"""Russian mobile numbers ``9XX XXX-XX-XX`` whose second digit is not 3 (``93x`` is only
+partly allocated): nine hundred million numbers, all valid."""
+
+
+def _mobile(k: int) -> str:
+    v = k % MOBILE_SPACE
+    if v >= 300_000_000:
+        v += 100_000_000
+    return f"+79{v:09d}"
+
+
 def phone_of(n: int) -> str:
     """The main mobile number of contact ``n`` (valid, unique, spread out)."""
-    return f"+79{(n * SCRAMBLE) % 10**9:09d}"
+    return _mobile(n * SCRAMBLE)
 
 
 def second_phone_of(n: int) -> str:
-    """A second mobile number, in another block of the plan than every main number."""
-    return f"+79{(n * SCRAMBLE + 500_000_000) % 10**9:09d}"
+    """A second mobile number of contact ``n`` (now and then one another contact holds)."""
+    return _mobile(n * SCRAMBLE + MOBILE_SPACE // 2)
 
 
 def landline_of(n: int) -> str:

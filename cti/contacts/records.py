@@ -167,10 +167,10 @@ def check_contact(model: type[M], data: Any, rules: PhoneRules = DEFAULT_RULES) 
     try:
         return model.model_validate(data, context={"phone_rules": rules})
     except ValidationError as exc:
-        raise InvalidContact(problems(exc)) from None
+        raise InvalidContact(validation_problems(exc)) from None
 
 
-def problems(exc: ValidationError) -> list[str]:
+def validation_problems(exc: ValidationError) -> list[str]:
     """Pydantic's errors as ``field: message`` lines."""
     lines = []
     for error in exc.errors(include_url=False):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -48,6 +48,7 @@ from cti.contacts.facts import (
     TicketStatus,
     booked_orders,
 )
+from cti.contacts.records import validation_problems
 
 
 class RuleError(ValueError):
@@ -279,11 +280,7 @@ def parse_rules(document: Any) -> RuleSet:
     try:
         rules = RuleSet.model_validate(document)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False):
-            place = ".".join(str(p) for p in error["loc"])
-            problems.append(f"{place}: {error['msg']}" if place else str(error["msg"]))
-        raise RuleError(problems) from None
+        raise RuleError(validation_problems(exc)) from None
     problems = _references(rules)
     if problems:
         raise RuleError(problems)
@@ -331,8 +328,8 @@ def _check(
             problems.append(f"{where}: unknown collection {name!r} (one of {sorted(COLLECTIONS)})")
             return
         singular, fields = COLLECTIONS[name]
-        for field, predicate in node.where.items():
-            _check_predicate(fields, field, predicate, f"{where}.where.{field}", problems)
+        for key, predicate in node.where.items():
+            _check_predicate(fields, key, predicate, f"{where}.where.{key}", problems)
         if isinstance(node, Exists) and not negated:
             bound.add(singular)
     else:
@@ -349,12 +346,12 @@ def _check(
 
 def _check_predicate(
     fields: Mapping[str, FieldSpec],
-    field: str,
+    key: str,
     predicate: Predicate,
     where: str,
     problems: list[str],
 ) -> None:
-    spec = fields.get(field)
+    spec = fields.get(key)
     if spec is None:
         problems.append(f"{where}: unknown field (one of {sorted(fields)})")
         return
@@ -421,10 +418,13 @@ def _check_template(text: str, where: str, bound: set[str], problems: list[str])
 
 @dataclass(frozen=True, slots=True)
 class Reason:
+    """A likely reason; ``about`` holds the items its rule bound (``{"order": {...}}``)."""
+
     id: str
     label: str
     score: int
     why: str
+    about: Mapping[str, Item] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,7 +463,9 @@ class Evaluator:
             binding = scope.test(rule.when)
             if binding is not None:
                 reasons.append(
-                    Reason(rule.id, rule.label, rule.score, scope.render(rule.why, binding))
+                    Reason(
+                        rule.id, rule.label, rule.score, scope.render(rule.why, binding), binding
+                    )
                 )
         reasons.sort(key=lambda r: -r.score)
         rescue = []
@@ -590,8 +592,8 @@ class _Scope:
         return {} if ok else None
 
     def _matches(self, item: Item, where: Where) -> bool:
-        for field, predicate in where.items():
-            value = item[field]
+        for key, predicate in where.items():
+            value = item[key]
             if isinstance(predicate, dict):
                 if not all(self._apply(op, value, arg) for op, arg in predicate.items()):
                     return False
@@ -607,13 +609,13 @@ class _Scope:
 
     def render(self, text: str, bound: Mapping[str, Item]) -> str:
         def one(match: re.Match[str]) -> str:
-            head, _, field = match.group(1).partition(".")
+            head, _, key = match.group(1).partition(".")
             if head == "contact":
-                return _show(field, self.contact.get(field))
+                return _show(key, self.contact.get(key))
             if head in {"debt", "lifetime_value"}:
                 return _show(head + "_cents", self.contact[head + "_cents"])
             item = bound.get(head)
-            return _show(field, item.get(field)) if item is not None else ""
+            return _show(key, item.get(key)) if item is not None else ""
 
         return _PLACEHOLDER.sub(one, text)
 

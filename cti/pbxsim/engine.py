@@ -1308,6 +1308,12 @@ class Pbx:
         else:
             agent = run.variables.get("CTI_AGENT", "")
             self.app(run, 5, "GotoIf", f"{int(status != 'SUCCESS')}?queue")
+            served = run.variables.get("CTI_IVR_RESULT") == "self_served"
+            if status == "SUCCESS" and served:
+                self.app(run, 6, "GotoIf", "1?done")
+                self.app(run, 7, "Hangup")
+                self.hangup_self(run)
+                return
             if status == "SUCCESS":
                 self.app(run, 6, "GotoIf", f"{int(not agent)}?queue")
                 if agent:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, func, or_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -43,6 +43,7 @@ from cti.store.models import (
     PurchaseRecord,
     TicketRecord,
 )
+from cti.store.sqlite_reads import SqliteReads
 
 PHONE = "phone"
 EMAIL = "email"
@@ -62,6 +63,19 @@ class LoadedContact:
     external_id: str | None
 
 
+def _lookup(condition: ColumnElement[bool]) -> Select[int, str, str]:
+    return (
+        select(ContactRecord.id, ContactRecord.display_name, ContactIdentity.value)
+        .join(ContactIdentity, ContactIdentity.contact_id == ContactRecord.id)
+        .where(ContactIdentity.kind == bindparam("kind"), condition)
+        .order_by(ContactRecord.id)
+    )
+
+
+_BY_NUMBER = _lookup(ContactIdentity.value == bindparam("value"))
+_BY_SUFFIX = _lookup(ContactIdentity.phone_suffix == bindparam("suffix"))
+
+
 class ContactNotFound(LookupError):
     """No contact has this id."""
 
@@ -69,9 +83,16 @@ class ContactNotFound(LookupError):
 class ContactRepository:
     """Contacts and everything hung on them, over async SQLAlchemy."""
 
-    def __init__(self, sessionmaker: Sessionmaker, *, reader: AsyncEngine | None = None) -> None:
-        """``reader``: the engine of the hot read path (``create_reader``); default: ours."""
+    def __init__(
+        self,
+        sessionmaker: Sessionmaker,
+        *,
+        reader: AsyncEngine | None = None,
+        sqlite_reads: SqliteReads | None = None,
+    ) -> None:
+        """``reader``, ``sqlite_reads``: the hot read path (``create_reader``); default: ours."""
         self.sessionmaker = sessionmaker
+        self.sqlite_reads = sqlite_reads
         engine = reader if reader is not None else sessionmaker.kw.get("bind")
         if not isinstance(engine, AsyncEngine):
             raise ValueError("the sessionmaker must be bound to an engine")
@@ -127,23 +148,22 @@ class ContactRepository:
 
     async def by_phone(self, e164: str) -> list[Candidate]:
         """Contacts holding exactly this number."""
-        return await self._candidates(ContactIdentity.value == e164)
+        return await self._candidates(_BY_NUMBER, {"kind": PHONE, "value": e164})
 
     async def by_phone_suffix(self, digits: str) -> list[Candidate]:
         """Contacts whose number ends in these digits."""
-        return await self._candidates(ContactIdentity.phone_suffix == digits)
+        return await self._candidates(_BY_SUFFIX, {"kind": PHONE, "suffix": digits})
 
-    async def _candidates(self, condition: ColumnElement[bool]) -> list[Candidate]:
-        query = (
-            select(ContactRecord.id, ContactRecord.display_name, ContactIdentity.value)
-            .join(ContactIdentity, ContactIdentity.contact_id == ContactRecord.id)
-            .where(ContactIdentity.kind == PHONE, condition)
-            .order_by(ContactRecord.id)
-        )
+    async def _candidates(
+        self, query: Select[int, str, str], params: dict[str, Any]
+    ) -> list[Candidate]:
+        if self.sqlite_reads is not None:
+            rows: Sequence[Any] = await self.sqlite_reads.fetch(query, params)
+            return [Candidate(row[0], row[1], row[2]) for row in rows]
 
         async def read() -> list[Candidate]:
             async with self.reader.connect() as conn:
-                rows = (await conn.execute(query)).all()
+                rows = (await conn.execute(query, params)).all()
             return [Candidate(row[0], row[1], row[2]) for row in rows]
 
         return await retry_read(read)

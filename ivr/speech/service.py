@@ -38,7 +38,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -140,6 +140,21 @@ async def recognize_stream(
     return await loop.run_in_executor(executor, recognizer.finish, endpoint)
 
 
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What one listening step got: a recognised word, or the keys pressed instead."""
+
+    result: SpeechResult | None
+    digits: str = ""
+
+
+async def _until_a_key(session: AudioSocketSession) -> AsyncIterator[bytes]:
+    async for chunk in session:
+        if session.digits:
+            return
+        yield chunk
+
+
 @dataclass(eq=False)
 class _Handoff:
     session: AudioSocketSession
@@ -233,6 +248,10 @@ class AudioSocketSpeech:
             AudioSocketTimeout: Asterisk did not connect within ``connect_timeout``.
             GrammarError: ``words`` is empty or not in the model's vocabulary.
         """
+        return (await self.listen_for(call_id, words, timeout)).result
+
+    async def listen_for(self, call_id: uuid.UUID | str, words: list[str], timeout: float) -> Heard:
+        """Like ``listen``, but a key the caller presses also ends the step (and is kept)."""
         key = _call_key(call_id)
         loop = asyncio.get_running_loop()
         recognizer = await loop.run_in_executor(
@@ -240,19 +259,24 @@ class AudioSocketSpeech:
             lambda: GrammarRecognizer(self.model, words, silence_ms=self.silence_ms),
         )
         handoff = await self._claim(key)
+        session = handoff.session
         try:
             result = await recognize_stream(
-                handoff.session,
+                _until_a_key(session),
                 recognizer,
                 timeout=timeout,
                 max_speech=self.max_speech,
                 executor=self._executor,
             )
-            await handoff.session.hangup()
+            await session.hangup()
         finally:
             handoff.done.set()
+        if session.digits:
+            result = None
         log.info(
-            "speech recognised" if result is not None else "no speech heard",
+            "speech recognised"
+            if result is not None
+            else ("key pressed" if session.digits else "no speech heard"),
             extra={
                 "call_id": str(key),
                 "word": result.word if result else None,
@@ -261,7 +285,7 @@ class AudioSocketSpeech:
                 "latency_ms": _ms(result.latency) if result else None,
             },
         )
-        return result
+        return Heard(result, session.digits)
 
     async def _claim(self, key: uuid.UUID) -> _Handoff:
         parked = self._parked.pop(key, None)

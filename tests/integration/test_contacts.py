@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,10 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from cti.contacts.crm import CrmKey
-from cti.contacts.dossier import DossierRules, DossierService, default_rules
+from cti.contacts.dossier import (
+    DossierRules,
+    DossierService,
+    build_dossier_service,
+    default_rules,
+)
 from cti.contacts.facts import Channel, ExternalFacts, InteractionFact, OrderFact, OrderStatus
 from cti.contacts.identify import MatchLevel
 from cti.contacts.records import ContactIn, ContactPatch, InvalidContact, check_contact
+from cti.settings import Settings
 from cti.store.contacts import ContactNotFound, ContactRepository
 from cti.store.db import Sessionmaker, create_engine, create_reader, create_sessionmaker
 from cti.store.migrate import upgrade
@@ -75,10 +81,11 @@ async def store(database_url: str) -> AsyncIterator[Store]:
     await upgrade(database_url)
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
-    contacts = ContactRepository(sessionmaker)
     rules = RuleSetStore(sessionmaker)
-    dossiers = DossierService(contacts, DossierRules(rules, refresh=0), clock=lambda: NOW)
-    yield Store(sessionmaker, contacts, dossiers, rules)
+    wired = build_dossier_service(Settings(), sessionmaker)
+    dossiers = replace(wired, rules=DossierRules(rules, refresh=0), clock=lambda: NOW)
+    yield Store(sessionmaker, dossiers.contacts, dossiers, rules)
+    await dossiers.aclose()
     await engine.dispose()
 
 

@@ -17,6 +17,7 @@ import pytest
 from cti.ami.events import SERVER_EVENTS, VARSET_PREFIX
 from cti.calls.tracker import CallTracker
 from cti.dialplan.config import ConfigFile, ConfigSyntaxError, Section, parse_config
+from ivr.caller import HANDED_OVER
 
 pytestmark = pytest.mark.unit
 
@@ -100,7 +101,7 @@ QUEUE_KEYWORDS = {
 
 APPLICATIONS = {"Answer", "NoOp", "Set", "AGI", "GotoIf", "Goto", "Dial", "Queue", "Hangup"}
 FUNCTIONS = {"CALLERID", "TIMEOUT", "DEVICE_STATE", "QUEUE_EXISTS"}
-SET_BY_IVR = {"CTI_QUEUE", "CTI_AGENT", "CTI_REASON", "CTI_CONTACT_ID"}
+SET_BY_IVR = set(HANDED_OVER)
 
 
 def load(path: Path) -> ConfigFile:
