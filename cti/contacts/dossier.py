@@ -31,8 +31,8 @@ from cti.contacts.rules import Evaluator, RuleError, RuleSet, Verdict, parse_rul
 from cti.settings import Settings
 from cti.store.contacts import ContactRepository
 from cti.store.db import Sessionmaker, create_reader, sqlite_path
+from cti.store.fast_reads import FastReads, PostgresReads, SqliteReads
 from cti.store.rulesets import RuleSetStore
-from cti.store.sqlite_reads import SqliteReads
 
 log = logging.getLogger(__name__)
 
@@ -219,19 +219,21 @@ def build_dossier_service(settings: Settings, sessionmaker: Sessionmaker) -> Dos
     """The dossier service the settings describe: our tables, the rules store, the CRM."""
     bound = sessionmaker.kw.get("bind")
     url = bound.url if bound is not None else settings.database.url
-    reader = create_reader(url)
     path = sqlite_path(url)
-    sqlite_reads = SqliteReads(path) if path is not None else None
+    reader = create_reader(url)
+    fast: FastReads | None = None
+    if path is not None:
+        fast = SqliteReads(path)
+    elif reader is not None:
+        fast = PostgresReads(reader)
     crm = crm_source_from_settings(settings.crm)
     closers: list[Callable[[], Awaitable[None]]] = []
-    if reader is not None:
-        closers.append(reader.dispose)
-    if sqlite_reads is not None:
-        closers.append(sqlite_reads.close)
+    if fast is not None:
+        closers.append(fast.close)
     if crm is not None:
         closers.append(crm.aclose)
     return DossierService(
-        contacts=ContactRepository(sessionmaker, reader=reader, sqlite_reads=sqlite_reads),
+        contacts=ContactRepository(sessionmaker, reader=reader, fast=fast),
         rules=DossierRules(RuleSetStore(sessionmaker)),
         closers=closers,
         crm=crm,

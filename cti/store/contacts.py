@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, func, or_, select
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cti.contacts.facts import (
     Channel,
@@ -32,6 +31,7 @@ from cti.contacts.identify import SUFFIX_DIGITS, Candidate
 from cti.contacts.phone import DEFAULT_RULES, PhoneRules, normalize_phone, suffix
 from cti.contacts.records import ContactIn, ContactPatch
 from cti.store.db import Sessionmaker, retry_read
+from cti.store.fast_reads import AnySelect, FastReads
 from cti.store.models import (
     Base,
     ContactIdentity,
@@ -43,7 +43,6 @@ from cti.store.models import (
     PurchaseRecord,
     TicketRecord,
 )
-from cti.store.sqlite_reads import SqliteReads
 
 PHONE = "phone"
 EMAIL = "email"
@@ -88,11 +87,11 @@ class ContactRepository:
         sessionmaker: Sessionmaker,
         *,
         reader: AsyncEngine | None = None,
-        sqlite_reads: SqliteReads | None = None,
+        fast: FastReads | None = None,
     ) -> None:
-        """``reader``, ``sqlite_reads``: the hot read path (``create_reader``); default: ours."""
+        """``fast`` (else ``reader``, else the sessionmaker's engine): the hot read path."""
         self.sessionmaker = sessionmaker
-        self.sqlite_reads = sqlite_reads
+        self.fast = fast
         engine = reader if reader is not None else sessionmaker.kw.get("bind")
         if not isinstance(engine, AsyncEngine):
             raise ValueError("the sessionmaker must be bound to an engine")
@@ -157,8 +156,8 @@ class ContactRepository:
     async def _candidates(
         self, query: Select[int, str, str], params: dict[str, Any]
     ) -> list[Candidate]:
-        if self.sqlite_reads is not None:
-            rows: Sequence[Any] = await self.sqlite_reads.fetch(query, params)
+        if self.fast is not None:
+            (rows,) = await self.fast.fetch_all([(query, params)])
             return [Candidate(row[0], row[1], row[2]) for row in rows]
 
         async def read() -> list[Candidate]:
@@ -227,40 +226,20 @@ class ContactRepository:
         return await retry_read(lambda: self._load(contact_id, depth))
 
     async def _load(self, contact_id: int, depth: int) -> LoadedContact | None:
-        async with self.reader.connect() as session:
-            contact = (
-                await session.execute(
-                    select(
-                        ContactRecord.display_name,
-                        ContactRecord.language,
-                        ContactRecord.lifetime_value_cents,
-                        ContactRecord.debt_cents,
-                    ).where(ContactRecord.id == contact_id)
-                )
-            ).first()
-            if contact is None:
-                return None
-            identities = (
-                await session.execute(
-                    select(ContactIdentity.kind, ContactIdentity.value)
-                    .where(ContactIdentity.contact_id == contact_id)
-                    .order_by(ContactIdentity.id)
-                )
-            ).all()
-            orders = await _newest(session, OrderRecord, OrderRecord.placed_at, contact_id, depth)
-            deliveries = await _newest(
-                session, DeliveryRecord, DeliveryRecord.eta, contact_id, depth
-            )
-            tickets = await _newest(
-                session, TicketRecord, TicketRecord.opened_at, contact_id, depth
-            )
-            purchases = await _newest(
-                session, PurchaseRecord, PurchaseRecord.purchased_at, contact_id, depth
-            )
-            interactions = await _newest(
-                session, InteractionRecord, InteractionRecord.at, contact_id, depth
-            )
-            notes = await _newest(session, NoteRecord, NoteRecord.at, contact_id, NOTES_DEPTH)
+        params = {"contact_id": contact_id, "depth": depth, "notes": NOTES_DEPTH}
+        found: list[Sequence[Any]]
+        if self.fast is not None:
+            found = list(await self.fast.fetch_all([(q, params) for q in _LOAD.values()]))
+        else:
+            async with self.reader.connect() as conn:
+                found = [(await conn.execute(q, params)).all() for q in _LOAD.values()]
+        parts = dict(zip(_LOAD, found, strict=True))
+        if not parts["contact"]:
+            return None
+        contact = parts["contact"][0]
+        identities = [(row[0], row[1]) for row in parts["identities"]]
+        orders, deliveries, tickets = parts["orders"], parts["deliveries"], parts["tickets"]
+        purchases, interactions, notes = parts["purchases"], parts["interactions"], parts["notes"]
         facts = ContactFacts(
             contact_id=contact_id,
             display_name=contact.display_name,
@@ -491,12 +470,30 @@ async def _identities(
     return found
 
 
-async def _newest(
-    conn: AsyncConnection, table: type[Base], when: Any, contact_id: int, depth: int
-) -> Sequence[Row[Any]]:
+def _newest(table: type[Base], when: Any, limit: str = "depth") -> AnySelect:
     facts: Table = table.__table__  # type: ignore[assignment]
-    query = select(facts).where(facts.c.contact_id == contact_id)
-    return (await conn.execute(query.order_by(when.desc()).limit(depth))).all()
+    query = select(facts).where(facts.c.contact_id == bindparam("contact_id"))
+    return query.order_by(when.desc()).limit(bindparam(limit))
+
+
+_LOAD: dict[str, AnySelect] = {
+    "contact": select(
+        ContactRecord.display_name,
+        ContactRecord.language,
+        ContactRecord.lifetime_value_cents,
+        ContactRecord.debt_cents,
+    ).where(ContactRecord.id == bindparam("contact_id")),
+    "identities": select(ContactIdentity.kind, ContactIdentity.value)
+    .where(ContactIdentity.contact_id == bindparam("contact_id"))
+    .order_by(ContactIdentity.id),
+    "orders": _newest(OrderRecord, OrderRecord.placed_at),
+    "deliveries": _newest(DeliveryRecord, DeliveryRecord.eta),
+    "tickets": _newest(TicketRecord, TicketRecord.opened_at),
+    "purchases": _newest(PurchaseRecord, PurchaseRecord.purchased_at),
+    "interactions": _newest(InteractionRecord, InteractionRecord.at),
+    "notes": _newest(NoteRecord, NoteRecord.at, "notes"),
+}
+"""What one dossier reads, as statements built once (and compiled once on SQLite)."""
 
 
 def contact_view(record: ContactRecord, identities: Sequence[ContactIdentity]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from cti.contacts.records import ContactIn, ContactPatch, InvalidContact, check_
 from cti.settings import Settings
 from cti.store.contacts import ContactNotFound, ContactRepository
 from cti.store.db import Sessionmaker, create_engine, create_reader, create_sessionmaker
+from cti.store.fast_reads import PostgresReads
 from cti.store.migrate import upgrade
 from cti.store.models import AuditEntry, OrderRecord
 from cti.store.privacy import erase_contact, export_contact
@@ -277,8 +278,9 @@ async def test_export_holds_everything_and_erase_keeps_only_anonymous_statistics
     assert await erase_contact(store.sessionmaker, contact_id, actor="admin") is None
 
 
+@pytest.mark.parametrize("driver_level", [True, False])
 async def test_the_hot_read_path_survives_a_database_that_dropped_its_connections(
-    fresh_postgres_url: str, caplog: pytest.LogCaptureFixture
+    fresh_postgres_url: str, caplog: pytest.LogCaptureFixture, driver_level: bool
 ) -> None:
     import asyncpg
 
@@ -286,7 +288,8 @@ async def test_the_hot_read_path_survives_a_database_that_dropped_its_connection
     engine = create_engine(fresh_postgres_url)
     reader = create_reader(fresh_postgres_url)
     assert reader is not None
-    contacts = ContactRepository(create_sessionmaker(engine), reader=reader)
+    fast = PostgresReads(reader) if driver_level else None
+    contacts = ContactRepository(create_sessionmaker(engine), reader=reader, fast=fast)
     try:
         contact_id = await contacts.save(check_contact(ContactIn, PETROV))
         assert [c.contact_id for c in await contacts.by_phone("+79161234567")] == [contact_id]
@@ -300,7 +303,7 @@ async def test_the_hot_read_path_survives_a_database_that_dropped_its_connection
         finally:
             await admin.close()
         assert killed >= 1
-        caplog.set_level("INFO", logger="cti.store.db")
+        caplog.set_level("INFO", logger="cti.store")
         assert [c.contact_id for c in await contacts.by_phone("+79161234567")] == [contact_id]
         assert "connection had died" in caplog.text
         loaded = await contacts.load(contact_id)
