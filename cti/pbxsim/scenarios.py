@@ -187,9 +187,13 @@ def human_plan(
     rng: random.Random,
     weights: MixWeights,
     callers: Sequence[tuple[str, str]],
-    digits: str = "123",
+    keys: Sequence[str] = ("1", "1", "2", "3", "21", "22", "23", "24", "0"),
 ) -> tuple[str, CallPlan]:
-    """Draw one caller with human timings: a few seconds to press a key, minutes to talk."""
+    """Draw one caller with human timings: a few seconds to press a key, minutes to talk.
+
+    ``keys``: what callers press, one key each time the IVR listens: take the offer (1),
+    ask for something else and pick from the menu (2, then a choice), or ask for a person.
+    """
     kinds = ["answered", "abandoned", "ringnoanswer", "hangup-in-ivr", "unanswered"]
     chances = [
         weights.answered,
@@ -203,7 +207,7 @@ def human_plan(
     plan = CallPlan(
         caller=number,
         name=name,
-        script=CallerScript(digits=rng.choice(digits), press_delay=rng.uniform(1.0, 3.0)),
+        script=CallerScript(digits=rng.choice(list(keys)), press_delay=rng.uniform(1.0, 3.0)),
         hold=rng.uniform(60.0, 240.0),
         talk=rng.uniform(20.0, 150.0),
         probe=ProbeScript(bogus=False),
