@@ -78,7 +78,7 @@ async def ivr(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Ivr]:
     caller_ivr = CallerIvr(load_flow(), dossiers, greeter=NameGreeter(tmp_path / "sounds"))
     server = AgiServer({"ivr": caller_ivr}, port=0)
     await server.start()
-    sim = PbxSimulator(speed=50, ivr=("127.0.0.1", server.port))
+    sim = PbxSimulator(speed=25, ivr=("127.0.0.1", server.port))
     for queue in ("frontdesk", "sales", "support", "billing", "complaints"):
         sim.pbx.add_queue(queue)
         sim.pbx.add_member(queue, "Dan", "Local/agent4@agents")
