@@ -12,11 +12,12 @@ from cti import __version__
 from cti.api import errors
 from cti.api.context import ApiContext, LiveCalls
 from cti.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
-from cti.api.routes import auth, calls, contacts, health, metrics, rules, schema, users
+from cti.api.routes import auth, calls, contacts, health, metrics, routing, rules, schema, users
 from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import DEFAULT_TTL, TokenSigner
 from cti.contacts.dossier import DossierService, build_dossier_service
+from cti.routing.service import RoutingService
 from cti.settings import Settings
 from cti.store.db import Sessionmaker
 from cti.store.rulesets import RuleSetStore
@@ -37,6 +38,7 @@ def create_api(
     token_ttl: timedelta = DEFAULT_TTL,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     dossiers: DossierService | None = None,
+    routing_service: RoutingService | None = None,
 ) -> FastAPI:
     """Build the HTTP API over the given services; raises ``ValueError`` without a secret key."""
     key = settings.secret_key.get_secret_value()
@@ -61,6 +63,7 @@ def create_api(
         limiter=limiter or LoginRateLimiter(),
         dossiers=dossiers or build_dossier_service(settings, sessionmaker),
         rule_store=RuleSetStore(sessionmaker),
+        routing=routing_service or RoutingService(RuleSetStore(sessionmaker)),
     )
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
@@ -69,7 +72,9 @@ def create_api(
         auth.router,
         calls.router,
         contacts.router,
-        rules.router,
+        rules.dossier_router,
+        rules.routing_router,
+        routing.router,
         users.router,
         schema.router,
         metrics.router,

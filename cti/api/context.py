@@ -9,6 +9,7 @@ from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import TokenSigner
 from cti.contacts.dossier import DossierService
+from cti.routing.service import RoutingService
 from cti.settings import Settings
 from cti.store.db import Sessionmaker
 from cti.store.rulesets import RuleSetStore
@@ -32,3 +33,4 @@ class ApiContext:
     limiter: LoginRateLimiter
     dossiers: DossierService
     rule_store: RuleSetStore
+    routing: RoutingService

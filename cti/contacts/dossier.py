@@ -27,12 +27,12 @@ from cti.contacts.facts import (
 )
 from cti.contacts.identify import Identification, MatchLevel, identify
 from cti.contacts.phone import DEFAULT_RULES, PhoneRules
-from cti.contacts.rules import Evaluator, RuleError, RuleSet, Verdict, parse_rules
+from cti.contacts.rules import Evaluator, RuleSet, Verdict, parse_rules
 from cti.settings import Settings
 from cti.store.contacts import ContactRepository
 from cti.store.db import Sessionmaker, create_reader, sqlite_path
 from cti.store.fast_reads import FastReads, PostgresReads, SqliteReads
-from cti.store.rulesets import RuleSetStore
+from cti.store.rulesets import LiveDocument, RuleSetStore
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,8 @@ def default_rules() -> RuleSet:
     return parse_rules(json.loads(text))
 
 
-class DossierRules:
-    """The rules in force, re-read from the store at most every ``refresh`` seconds."""
+class DossierRules(LiveDocument[Evaluator]):
+    """The dossier rules in force: the newest saved version, else the shipped defaults."""
 
     def __init__(
         self,
@@ -57,38 +57,14 @@ class DossierRules:
         refresh: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.store = store
-        self.refresh = refresh
-        self.clock = clock
-        self.version = 0
-        self.evaluator = Evaluator(default_rules())
-        self._checked_at: float | None = None
-
-    async def current(self) -> Evaluator:
-        """The evaluator of the newest saved version (the defaults before any save)."""
-        now = self.clock()
-        if self.store is None or (
-            self._checked_at is not None and now - self._checked_at < self.refresh
-        ):
-            return self.evaluator
-        self._checked_at = now
-        try:
-            latest = await self.store.latest_version(RULES_NAME)
-            if latest != self.version:
-                saved = await self.store.get(RULES_NAME, latest)
-                if saved is not None:
-                    self.evaluator = Evaluator(parse_rules(saved["body"]))
-                    self.version = latest
-        except RuleError as exc:
-            log.error("dossier rules version %s no longer load, keeping the old: %s", latest, exc)
-            self.version = latest
-        except Exception as exc:
-            log.warning("cannot read the dossier rules, keeping the old: %s", exc)
-        return self.evaluator
-
-    def forget(self) -> None:
-        """Re-read on the next use (after a save in this process)."""
-        self._checked_at = None
+        super().__init__(
+            store,
+            RULES_NAME,
+            lambda body: Evaluator(parse_rules(body)),
+            Evaluator(default_rules()),
+            refresh=refresh,
+            clock=clock,
+        )
 
 
 @dataclass(frozen=True, slots=True)

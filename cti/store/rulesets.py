@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func, select
 
 from cti.store.db import Sessionmaker
 from cti.store.models import RuleSetVersion
 from cti.store.repositories import AuditRepository
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class VersionNotFound(LookupError):
@@ -83,3 +89,60 @@ def _view(record: RuleSetVersion, *, body: bool) -> dict[str, Any]:
     if body:
         view["body"] = record.body
     return view
+
+
+class LiveDocument(Generic[T]):
+    """The newest saved version of one rule document, built into ``T`` (an evaluator, a
+    router), re-read from the store at most every ``refresh`` seconds.
+
+    Before any save, and without a store, the shipped ``default`` is in force. A saved
+    version that no longer builds (rules of an older release) is logged and skipped.
+    """
+
+    def __init__(
+        self,
+        store: RuleSetStore | None,
+        name: str,
+        build: Callable[[Any], T],
+        default: T,
+        *,
+        refresh: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.build = build
+        self.value = default
+        self.version = 0
+        self.refresh = refresh
+        self.clock = clock
+        self._checked_at: float | None = None
+
+    async def current(self) -> T:
+        """The built newest version."""
+        now = self.clock()
+        if self.store is None or (
+            self._checked_at is not None and now - self._checked_at < self.refresh
+        ):
+            return self.value
+        self._checked_at = now
+        latest = self.version
+        try:
+            latest = await self.store.latest_version(self.name)
+            if latest != self.version:
+                saved = await self.store.get(self.name, latest)
+                if saved is not None:
+                    self.value = self.build(saved["body"])
+                    self.version = latest
+        except ValueError as exc:
+            log.error(
+                "%s rules version %s no longer load, keeping the old: %s", self.name, latest, exc
+            )
+            self.version = latest
+        except Exception as exc:
+            log.warning("cannot read the %s rules, keeping the old: %s", self.name, exc)
+        return self.value
+
+    def forget(self) -> None:
+        """Re-read on the next use (after a save in this process)."""
+        self._checked_at = None

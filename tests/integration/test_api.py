@@ -20,6 +20,7 @@ from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.service import create_user, deactivate_user
 from cti.auth.tokens import TokenSigner
 from cti.contacts.dossier import default_rules
+from cti.routing.service import default_routing
 from cti.settings import Settings
 from cti.store import migrate
 from cti.store.contacts import ContactRepository
@@ -149,6 +150,13 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("POST", "/api/rules/dossier/check", Role.ADMIN),
     ("PUT", "/api/rules/dossier", Role.ADMIN),
     ("POST", "/api/rules/dossier/rollback", Role.ADMIN),
+    ("GET", "/api/routing/rules", Role.SUPERVISOR),
+    ("GET", "/api/routing/rules/versions", Role.SUPERVISOR),
+    ("GET", "/api/routing/rules/versions/{version}", Role.SUPERVISOR),
+    ("POST", "/api/routing/rules/check", Role.ADMIN),
+    ("PUT", "/api/routing/rules", Role.ADMIN),
+    ("POST", "/api/routing/rules/rollback", Role.ADMIN),
+    ("POST", "/api/routing/simulate", Role.SUPERVISOR),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SUCCESS = {
@@ -156,6 +164,9 @@ SUCCESS = {
     "DELETE": 204,
     ("POST", "/api/rules/dossier/check"): 200,
     ("POST", "/api/rules/dossier/rollback"): 200,
+    ("POST", "/api/routing/rules/check"): 200,
+    ("POST", "/api/routing/rules/rollback"): 200,
+    ("POST", "/api/routing/simulate"): 200,
 }
 
 
@@ -179,8 +190,12 @@ def body_for(method: str, path: str) -> dict[str, Any] | None:
         return {"name": "Ivan Petrov", "phones": ["8 916 123-45-67"]}
     if path in {"/api/rules/dossier", "/api/rules/dossier/check"}:
         return {"rules": default_rules().model_dump(mode="json", by_alias=True, exclude_none=True)}
-    if path == "/api/rules/dossier/rollback":
+    if path in {"/api/routing/rules", "/api/routing/rules/check"}:
+        return {"rules": default_routing()}
+    if path.endswith("/rollback"):
         return {"version": 1}
+    if path == "/api/routing/simulate":
+        return {"number": "8 916 123-45-67"}
     return None
 
 
@@ -191,9 +206,13 @@ async def concrete(api: Api, path: str) -> str:
         path = path.replace("{contact_id}", str(contact_id))
     if "{version}" in path or path.endswith("/rollback"):
         store = RuleSetStore(api.sessionmaker)
-        if await store.latest_version("dossier") == 0:
+        if path.startswith("/api/routing"):
+            name, document = "routing", default_routing()
+        else:
+            name = "dossier"
             document = default_rules().model_dump(mode="json", by_alias=True, exclude_none=True)
-            await store.save("dossier", document, author="test")
+        if await store.latest_version(name) == 0:
+            await store.save(name, document, author="test")
         path = path.replace("{version}", "1")
     return path
 
