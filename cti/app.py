@@ -22,10 +22,14 @@ from cti.calls.model import CallStage
 from cti.calls.service import CallService
 from cti.contacts.dossier import DossierService, build_dossier_service
 from cti.metrics import Metric
+from cti.routing.board import MEMBER_EVENTS
+from cti.routing.service import RoutingService
 from cti.settings import Settings
+from cti.store.agents import agent_profiles
 from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
 from cti.store.migrate import upgrade
 from cti.store.repositories import CallRepository, CallWriter
+from cti.store.rulesets import RuleSetStore
 from ivr.agi.server import AgiServer
 from ivr.caller import CallerIvr
 from ivr.flow import load_flow
@@ -53,6 +57,7 @@ class Runtime:
     agi: AgiServer
     ivr: CallerIvr
     dossiers: DossierService
+    routing: RoutingService
     speech: AudioSocketSpeech | None = None
     on_start: list[Hook] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -63,12 +68,14 @@ class Runtime:
             await upgrade(self.settings.database.url)
         await self.bus.start()
         await self.writer.start()
+        self.routing.load_profiles(await agent_profiles(self.sessionmaker))
         await self._start_speech()
         await self.agi.start()
         for hook in self.on_start:
             await hook(self)
         self.tasks.append(asyncio.create_task(self.ami.run(), name="ami"))
-        self.tasks.append(asyncio.create_task(run_bridge(self.ami, self.service), name="bridge"))
+        bridge = run_bridge(self.ami, self.service, self.routing.board)
+        self.tasks.append(asyncio.create_task(bridge, name="bridge"))
         freeze_startup_heap()
 
     async def stop(self) -> None:
@@ -126,14 +133,16 @@ def build_runtime(settings: Settings) -> Runtime:
     writer = CallWriter(CallRepository(sessionmaker))
     bus = create_bus(settings.redis.url)
     service = CallService(bus, writer)
-    ami = AmiClient(settings.ami, wanted=service.handled_events)
+    ami = AmiClient(settings.ami, wanted=service.handled_events | MEMBER_EVENTS)
     dossiers = build_dossier_service(settings, sessionmaker)
     greeter = NameGreeter(settings.ivr.sounds) if settings.ivr.tts else None
+    routing = RoutingService(RuleSetStore(sessionmaker))
     ivr = CallerIvr(
         load_flow(settings.ivr.flow),
         dossiers,
         greeter=greeter,
         listen_timeout=settings.speech.timeout,
+        routing=routing,
     )
     agi = AgiServer({"ivr": ivr}, host=settings.agi.host, port=settings.agi.port)
     return Runtime(
@@ -147,6 +156,7 @@ def build_runtime(settings: Settings) -> Runtime:
         agi=agi,
         ivr=ivr,
         dossiers=dossiers,
+        routing=routing,
     )
 
 
@@ -168,6 +178,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         live_calls=runtime.service,
         lifespan=lifespan,
         dossiers=runtime.dossiers,
+        routing_service=runtime.routing,
+        ami=runtime.ami,
     )
     app.state.runtime = runtime
     app.state.metrics = lambda: runtime_metrics(runtime)

@@ -27,6 +27,7 @@ from typing import Any
 
 from cti.contacts.dossier import Dossier, DossierService
 from cti.contacts.facts import OrderFact
+from cti.routing.service import RoutingService, call_facts
 from ivr.agi.server import AgiSession
 from ivr.flow import FlowFile, Menu, Offer, Part, Target
 from ivr.prompts import NameGreeter
@@ -46,6 +47,7 @@ HANDED_OVER = (
     "CTI_AGENT",
     "CTI_IVR_PATH",
     "CTI_IVR_RESULT",
+    "CTI_ROUTE",
 )
 """The channel variables every IVR session leaves for the dialplan."""
 
@@ -60,6 +62,8 @@ class Outcome:
     agent: str = ""
     path: list[str] = field(default_factory=list)
     self_served: bool = False
+    route: str = ""
+    """Routing's decision in words: the rule, the agent, why."""
 
 
 class CallerIvr:
@@ -73,12 +77,14 @@ class CallerIvr:
         speech: AudioSocketSpeech | None = None,
         greeter: NameGreeter | None = None,
         listen_timeout: float = 5.0,
+        routing: RoutingService | None = None,
     ) -> None:
         self.flow = flow
         self.dossiers = dossiers
         self.speech = speech
         self.greeter = greeter
         self.listen_timeout = listen_timeout
+        self.routing = routing
 
     async def __call__(self, session: AgiSession) -> None:
         call = _Call(self, session)
@@ -283,8 +289,23 @@ class _Call:
                 return key
         return None
 
+    async def _route(self) -> None:
+        """Let routing pick the queue and, when one is free, the agent for this reason."""
+        routing = self.ivr.routing
+        if routing is None or self.outcome.self_served or self.session.hung_up:
+            return
+        try:
+            decision = await routing.decide(call_facts(self.dossier, self.outcome.reason))
+        except Exception as exc:  # the flow's own queue still stands
+            log.warning("routing failed, the flow's queue stands: %s", exc)
+            return
+        self.outcome.queue = decision.queue
+        self.outcome.agent = decision.agent.interface if decision.agent else ""
+        self.outcome.route = f"rule {decision.rule}: " + "; ".join(decision.why[1:])
+
     async def hand_over(self) -> None:
         """Tell the dialplan where the call goes; works after a hangup too."""
+        await self._route()
         outcome = self.outcome
         values = (
             "" if outcome.self_served else outcome.queue,
@@ -293,6 +314,7 @@ class _Call:
             outcome.agent,
             ">".join(outcome.path)[:250],
             SELF_SERVED if outcome.self_served else "route",
+            outcome.route[:250],
         )
         variables = dict(zip(HANDED_OVER, values, strict=True))
         try:

@@ -10,9 +10,20 @@ from fastapi import FastAPI
 
 from cti import __version__
 from cti.api import errors
-from cti.api.context import ApiContext, LiveCalls
+from cti.api.context import AmiActions, ApiContext, LiveCalls
 from cti.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
-from cti.api.routes import auth, calls, contacts, health, metrics, routing, rules, schema, users
+from cti.api.routes import (
+    agents,
+    auth,
+    calls,
+    contacts,
+    health,
+    metrics,
+    routing,
+    rules,
+    schema,
+    users,
+)
 from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import DEFAULT_TTL, TokenSigner
@@ -39,6 +50,7 @@ def create_api(
     max_body_bytes: int = DEFAULT_MAX_BODY,
     dossiers: DossierService | None = None,
     routing_service: RoutingService | None = None,
+    ami: AmiActions | None = None,
 ) -> FastAPI:
     """Build the HTTP API over the given services; raises ``ValueError`` without a secret key."""
     key = settings.secret_key.get_secret_value()
@@ -64,6 +76,7 @@ def create_api(
         dossiers=dossiers or build_dossier_service(settings, sessionmaker),
         rule_store=RuleSetStore(sessionmaker),
         routing=routing_service or RoutingService(RuleSetStore(sessionmaker)),
+        ami=ami,
     )
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
@@ -75,6 +88,7 @@ def create_api(
         rules.dossier_router,
         rules.routing_router,
         routing.router,
+        agents.router,
         users.router,
         schema.router,
         metrics.router,

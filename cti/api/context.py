@@ -15,6 +15,12 @@ from cti.store.db import Sessionmaker
 from cti.store.rulesets import RuleSetStore
 
 
+class AmiActions(Protocol):
+    """Sending actions to Asterisk (the AMI client)."""
+
+    async def action(self, name: str, **fields: str) -> Any: ...
+
+
 class LiveCalls(Protocol):
     """The live call tracker: calls in progress, oldest first, as JSON-ready dicts."""
 
@@ -34,3 +40,4 @@ class ApiContext:
     dossiers: DossierService
     rule_store: RuleSetStore
     routing: RoutingService
+    ami: AmiActions | None = None

@@ -95,6 +95,8 @@ class Call:
     ivr_started_at: float | None = None
     ivr_path: str | None = None
     """The way through the IVR (``known>offer:order_ready>key:1>queue:sales``)."""
+    route: str | None = None
+    """Routing's decision in words (``rule orders: alice: sales level 3, free for 60 s``)."""
     rings: list[AgentRing] = field(default_factory=list)
     transfers: list[dict[str, str]] = field(default_factory=list)
     channels: dict[str, str] = field(default_factory=dict)
@@ -129,6 +131,7 @@ class Call:
             "contact_id": self.contact_id,
             "ivr_started_at": self.ivr_started_at,
             "ivr_path": self.ivr_path,
+            "route": self.route,
             "rings": [ring.to_dict() for ring in self.rings],
             "transfers": [dict(transfer) for transfer in self.transfers],
         }

@@ -207,6 +207,8 @@ class CallTracker:
                 call.contact_id = value
             elif variable == "CTI_IVR_PATH":
                 call.ivr_path = value
+            elif variable == "CTI_ROUTE":
+                call.route = value
         return []
 
     def _on_queuecallerjoin(self, msg: Message, now: float) -> list[CallEvent]:

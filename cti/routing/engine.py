@@ -51,6 +51,14 @@ class Agent:
     occupancy: float = 0.0
     """Share of today's logged-in time spent on calls, 0 to 1."""
     pause_reason: str | None = None
+    wrap_until: float = 0.0
+    """Epoch seconds until which the agent is in wrap-up after a call (not to be rung)."""
+
+    def state_at(self, now: float) -> AgentState:
+        """The state as people see it, wrap-up included."""
+        if self.state is AgentState.AVAILABLE and self.wrap_until > now:
+            return AgentState.WRAP_UP
+        return self.state
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +184,7 @@ class Router:
             a
             for a in self._by_skill.get(skill, ())
             if a.state is AgentState.AVAILABLE
+            and a.wrap_until <= now
             and a.skills[skill] >= level
             and (target.team is None or a.team == target.team)
             and (call.language is None or not a.languages or call.language in a.languages)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
 from cti.contacts.dossier import Dossier, DossierService
-from cti.routing.engine import Agent, CallFacts, Decision, Router
-from cti.routing.rules import parse_routing
+from cti.routing.board import AgentBoard, AgentProfile
+from cti.routing.engine import Agent, AgentState, CallFacts, Decision, Router
+from cti.routing.rules import RoutingRules, parse_routing
 from cti.store.rulesets import LiveDocument, RuleSetStore
 
 RULES_NAME = "routing"
@@ -40,6 +42,7 @@ class RoutingService:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.agents: dict[str, Agent] = {}
+        self.board = AgentBoard(self.update_agent)
         self._rules = LiveDocument(
             store,
             RULES_NAME,
@@ -59,6 +62,16 @@ class RoutingService:
     def forget(self) -> None:
         """Re-read the rules on the next decision (after a save in this process)."""
         self._rules.forget()
+
+    async def rules(self) -> RoutingRules:
+        """The routing rules in force."""
+        return (await self._rules.current()).rules
+
+    def load_profiles(self, profiles: list[AgentProfile]) -> None:
+        """Know every agent (again); an agent no longer listed stops being chosen."""
+        for gone in set(self.agents) - {p.username for p in profiles}:
+            self.update_agent(replace(self.agents[gone], state=AgentState.LOGGED_OUT, skills={}))
+        self.board.set_profiles(profiles)
 
     def update_agent(self, agent: Agent) -> None:
         """Know an agent's profile and state (from the user store and Asterisk's events)."""

@@ -23,6 +23,7 @@ from cti.contacts.dossier import default_rules
 from cti.routing.service import default_routing
 from cti.settings import Settings
 from cti.store import migrate
+from cti.store.agents import agent_profiles
 from cti.store.contacts import ContactRepository
 from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
 from cti.store.repositories import AuditRepository, CallRepository
@@ -102,6 +103,7 @@ async def api(sqlite_url: str, settings: Settings) -> AsyncIterator[Api]:
         passwords=passwords,
         limiter=LoginRateLimiter(clock=clock),
     )
+    app.state.context.routing.load_profiles(await agent_profiles(sessionmaker))
     async with client_for(app) as client:
         tokens = {}
         for role in Role:
@@ -157,6 +159,12 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("PUT", "/api/routing/rules", Role.ADMIN),
     ("POST", "/api/routing/rules/rollback", Role.ADMIN),
     ("POST", "/api/routing/simulate", Role.SUPERVISOR),
+    ("GET", "/api/agents", Role.AGENT),
+    ("PUT", "/api/agents/{username}/profile", Role.ADMIN),
+    ("POST", "/api/agents/{username}/login", Role.AGENT),
+    ("POST", "/api/agents/{username}/logout", Role.AGENT),
+    ("POST", "/api/agents/{username}/pause", Role.AGENT),
+    ("POST", "/api/agents/{username}/unpause", Role.AGENT),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SUCCESS = {
@@ -167,6 +175,11 @@ SUCCESS = {
     ("POST", "/api/routing/rules/check"): 200,
     ("POST", "/api/routing/rules/rollback"): 200,
     ("POST", "/api/routing/simulate"): 200,
+    # No Asterisk behind this API: past the role check, Asterisk is unavailable.
+    ("POST", "/api/agents/{username}/login"): 503,
+    ("POST", "/api/agents/{username}/logout"): 503,
+    ("POST", "/api/agents/{username}/pause"): 503,
+    ("POST", "/api/agents/{username}/unpause"): 503,
 }
 
 
@@ -196,6 +209,10 @@ def body_for(method: str, path: str) -> dict[str, Any] | None:
         return {"version": 1}
     if path == "/api/routing/simulate":
         return {"number": "8 916 123-45-67"}
+    if path.endswith("/pause"):
+        return {"reason": "lunch"}
+    if path.endswith("/profile"):
+        return {"skills": {"sales": 2}, "languages": ["ru"]}
     return None
 
 
@@ -204,6 +221,7 @@ async def concrete(api: Api, path: str) -> str:
     if "{contact_id}" in path:
         contact_id = await ContactRepository(api.sessionmaker).create("Olga Smirnova")
         path = path.replace("{contact_id}", str(contact_id))
+    path = path.replace("{username}", "agent1")
     if "{version}" in path or path.endswith("/rollback"):
         store = RuleSetStore(api.sessionmaker)
         if path.startswith("/api/routing"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -117,3 +118,65 @@ async def test_metrics_for_prometheus(
             await anonymous.get("/metrics", headers={"Authorization": "Bearer nope"})
         ).status_code == 401
         assert (await anonymous.get("/metrics")).status_code == 401
+
+
+async def test_agents_follow_asterisk_and_pause_through_it(
+    server: tuple[PbxSimulator, Runtime, httpx.AsyncClient],
+) -> None:
+    _, runtime, client = server
+    await create_user(
+        runtime.sessionmaker,
+        username="alice",
+        password="alice-password",
+        role="agent",
+        agent_interface="Local/agent1@agents",
+    )
+    await create_user(runtime.sessionmaker, username="boss", password="boss-password", role="admin")
+    login = await client.post(
+        "/api/auth/login", json={"username": "boss", "password": "boss-password"}
+    )
+    admin = {"Authorization": f"Bearer {login.json()['token']}"}
+    reply = await client.put(
+        "/api/agents/alice/profile",
+        json={"skills": {"sales": 3}, "languages": ["ru"]},
+        headers=admin,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["state"] == "available", "a member of sales in Asterisk, not paused"
+    bad = await client.put(
+        "/api/agents/alice/profile", json={"skills": {"juggling": 3}}, headers=admin
+    )
+    assert bad.status_code == 422 and "juggling" in bad.text
+
+    async def state() -> str:
+        agents = (await client.get("/api/agents")).json()
+        return str(next(a for a in agents if a["username"] == "alice")["state"])
+
+    reply = await client.post("/api/agents/alice/pause", json={"reason": "lunch"})
+    assert reply.status_code == 200, reply.text
+    for _ in range(200):
+        if await state() == "paused":
+            break
+        await asyncio.sleep(0.01)
+    agents = (await client.get("/api/agents")).json()
+    assert [(a["state"], a["pause_reason"]) for a in agents if a["username"] == "alice"] == [
+        ("paused", "lunch")
+    ]
+    decision = await client.post("/api/routing/simulate", json={"number": "+79161234567"})
+    assert decision.json()["decision"]["agent"] is None, "a paused agent is never chosen"
+
+    await client.post("/api/agents/alice/unpause")
+    for _ in range(200):
+        if await state() == "available":
+            break
+        await asyncio.sleep(0.01)
+    decision = await client.post(
+        "/api/routing/simulate", json={"number": "+79161234567", "reason": "delivery"}
+    )
+    assert decision.json()["decision"]["agent"] == "alice"
+
+    runtime.routing.update_agent(
+        replace(runtime.routing.agents["alice"], interface="Local/nobody@agents")
+    )
+    refused = await client.post("/api/agents/alice/pause", json={"reason": "lunch"})
+    assert refused.status_code == 409 and "Asterisk refused" in refused.json()["error"]["message"]

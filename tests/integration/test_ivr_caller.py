@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ import pytest
 from cti.contacts.dossier import DossierRules, DossierService
 from cti.demo import seed_contacts
 from cti.pbxsim import PbxSimulator
+from cti.routing.engine import Agent, AgentState
+from cti.routing.service import RoutingService
 from cti.store.contacts import ContactRepository
 from cti.store.db import create_engine, create_sessionmaker
 from cti.store.migrate import upgrade
@@ -189,3 +192,38 @@ async def test_the_greeting_falls_back_when_no_name_can_be_made(ivr: Ivr) -> Non
     got = await ivr.call(IVAN, "1")
     assert got["CTI_IVR_PATH"].startswith("known>offer:order_ready")
     assert "STREAM FILE cti/welcome-back" in got["commands"]
+
+
+async def scripted_call(port: int, caller: str) -> dict[str, str]:
+    """Asterisk's side over a real socket: every prompt is cut short by the key 1."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        (
+            "agi_network: yes\nagi_network_script: ivr\nagi_language: en\n"
+            f"agi_uniqueid: 1795403632.1\nagi_callerid: {caller}\nagi_channel: PJSIP/t-1\n\n"
+        ).encode()
+    )
+    variables = {}
+    while line := (await reader.readline()).decode().strip():
+        if line.startswith("SET VARIABLE"):
+            _, _, name, value = line.split(" ", 3)
+            variables[name] = value.strip('"')
+        writer.write(
+            b"200 result=49 endpos=100\n" if line.startswith("STREAM") else b"200 result=1\n"
+        )
+        await writer.drain()
+    writer.close()
+    return variables
+
+
+async def test_routing_picks_the_agent_and_says_why(ivr: Ivr) -> None:
+    routing = RoutingService(None)
+    routing.update_agent(Agent("dan", "PJSIP/1004", {"sales": 3}, state=AgentState.AVAILABLE))
+    ivr.ivr.routing = routing
+    got = await asyncio.wait_for(scripted_call(ivr.server.port, IVAN), 10)
+    assert (got["CTI_QUEUE"], got["CTI_AGENT"], got["CTI_REASON"]) == (
+        "sales",
+        "PJSIP/1004",
+        "delivery_booking",
+    )
+    assert got["CTI_ROUTE"].startswith("rule delivery: dan: sales level 3")

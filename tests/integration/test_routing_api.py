@@ -52,7 +52,7 @@ async def test_a_valuable_customer_with_a_complaint_goes_to_a_senior(staffed: Ap
         "bob",
         "complaints",
     )
-    assert decision["overflow"] == {"after_seconds": 60, "queue": "complaints"}
+    assert decision["overflow"] == {"after_seconds": 60, "queue": "support"}
     assert result["facts"] == {
         "reason": "complaint",
         "tier": "platinum",

@@ -87,7 +87,7 @@ def test_a_rescue_goes_to_senior_complaints_and_overflows() -> None:
         CallFacts(reason="order_status", rescue=True), NOW
     )
     assert (decision.rule, decision.skill) == ("rescue", "complaints")
-    assert (decision.overflow_after, decision.overflow_queue) == (60, "complaints")
+    assert (decision.overflow_after, decision.overflow_queue) == (60, "support")
 
 
 def test_ties_go_to_the_least_occupied_then_the_longest_idle() -> None:

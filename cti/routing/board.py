@@ -1,0 +1,154 @@
+"""The agents' live state, kept in step with Asterisk's queue members.
+
+Asterisk knows whether each queue member is logged in (a member of some queue), paused
+and why, ringing, on a call or free; it says so in ``QueueMemberAdded`` / ``Removed`` /
+``Pause`` / ``Status`` events and in the ``QueueMember`` entries of a ``QueueStatus``
+read-back. The board folds those into one ``Agent`` per person (an agent is in several
+queues at once) and hands every change to routing. Wrap-up (``Wrapuptime`` after a call)
+counts as busy. An agent in wrap-up is ``available`` with a ``wrap_until`` routing respects.
+Pure code: events in, agents out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from cti.routing.engine import Agent, AgentState
+
+log = logging.getLogger(__name__)
+
+MEMBER_EVENTS = frozenset(
+    {
+        "QueueMemberAdded",
+        "QueueMemberRemoved",
+        "QueueMemberPause",
+        "QueueMemberStatus",
+        "AgentComplete",
+    }
+)
+"""What the board reads besides the ``QueueStatus`` read-back."""
+
+BUSY = {"2", "3", "8"}  # in use, busy, on hold
+RINGING = {"6", "7"}  # ringing, ringing while in use
+ABSENT = {"4", "5"}  # invalid, unavailable
+
+
+@dataclass(frozen=True, slots=True)
+class AgentProfile:
+    """Who an agent is (from the user store): their phone and what they can do."""
+
+    username: str
+    interface: str
+    skills: Mapping[str, int]
+    languages: frozenset[str] = frozenset()
+    team: str | None = None
+
+
+@dataclass(slots=True)
+class _Member:
+    queues: set[str] = field(default_factory=set)
+    paused: bool = False
+    reason: str | None = None
+    status: str = "0"
+    last_call: float = 0.0
+    login: float = 0.0
+    wrap_until: float = 0.0
+
+
+class AgentBoard:
+    """Queue-member events in, one ``Agent`` per person out (through ``on_change``)."""
+
+    def __init__(self, on_change: Callable[[Agent], None]) -> None:
+        self.on_change = on_change
+        self._profiles: dict[str, AgentProfile] = {}
+        self._members: dict[str, _Member] = {}
+
+    def set_profiles(self, profiles: Iterable[AgentProfile]) -> None:
+        """Know (again) who sits behind each interface."""
+        self._profiles = {p.interface.lower(): p for p in profiles}
+        for interface in self._profiles:
+            self._publish(interface)
+
+    def agent(self, interface: str) -> Agent | None:
+        profile = self._profiles.get(interface.lower())
+        if profile is None:
+            return None
+        member = self._members.get(interface.lower(), _Member())
+        return Agent(
+            username=profile.username,
+            interface=profile.interface,
+            skills=profile.skills,
+            languages=profile.languages,
+            team=profile.team,
+            state=_state(member),
+            idle_since=max(member.last_call, member.login),
+            pause_reason=member.reason if member.paused else None,
+            wrap_until=member.wrap_until,
+        )
+
+    def on_event(self, msg: Mapping[str, str], now: float) -> None:
+        """Apply one AMI event (others are ignored)."""
+        kind = msg.get("Event")
+        if kind not in MEMBER_EVENTS:
+            return
+        interface = (msg.get("Interface") or msg.get("Location") or "").lower()
+        if not interface:
+            return
+        member = self._members.setdefault(interface, _Member())
+        queue = msg.get("Queue", "")
+        if kind == "QueueMemberRemoved":
+            member.queues.discard(queue)
+        elif kind == "AgentComplete":
+            wrap = _number(msg.get("Wrapuptime"))
+            member.wrap_until = now + wrap if wrap else 0.0
+            member.last_call = now
+        else:
+            member.queues.add(queue)
+            _read_member(member, msg)
+        self._publish(interface)
+
+    def on_snapshot(self, members: Iterable[Mapping[str, str]]) -> None:
+        """Replace what is known with a ``QueueStatus`` read-back."""
+        self._members = {}
+        for msg in members:
+            interface = (msg.get("Location") or msg.get("Interface") or "").lower()
+            if interface:
+                member = self._members.setdefault(interface, _Member())
+                member.queues.add(msg.get("Queue", ""))
+                _read_member(member, msg)
+        for interface in self._profiles:
+            self._publish(interface)
+
+    def _publish(self, interface: str) -> None:
+        agent = self.agent(interface)
+        if agent is not None:
+            self.on_change(agent)
+
+
+def _read_member(member: _Member, msg: Mapping[str, str]) -> None:
+    member.paused = msg.get("Paused") == "1"
+    member.reason = msg.get("PausedReason") or None
+    member.status = msg.get("Status", member.status)
+    member.last_call = max(member.last_call, _number(msg.get("LastCall")))
+    member.login = _number(msg.get("LoginTime")) or member.login
+
+
+def _state(member: _Member) -> AgentState:
+    if not member.queues or member.status in ABSENT:
+        return AgentState.LOGGED_OUT
+    if member.paused:
+        return AgentState.PAUSED
+    if member.status in RINGING:
+        return AgentState.RINGING
+    if member.status in BUSY:
+        return AgentState.ON_CALL
+    return AgentState.AVAILABLE
+
+
+def _number(value: str | None) -> float:
+    try:
+        return float(value or 0)
+    except ValueError:
+        return 0.0
