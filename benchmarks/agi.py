@@ -27,6 +27,7 @@ from benchmarks.common import Row, p99_ms
 from cti.app import freeze_startup_heap
 from cti.contacts.dossier import build_dossier_service
 from cti.demo import seed_contacts
+from cti.routing.service import RoutingService
 from cti.settings import Settings
 from cti.store.db import create_engine, create_sessionmaker
 from cti.store.migrate import upgrade
@@ -136,7 +137,8 @@ async def start_caller_ivr() -> tuple[int, Any]:
     sessionmaker = create_sessionmaker(engine)
     await seed_contacts(sessionmaker)
     dossiers = build_dossier_service(Settings(), sessionmaker)
-    server = AgiServer({"ivr": CallerIvr(load_flow(), dossiers)}, port=0)
+    ivr = CallerIvr(load_flow(), dossiers, routing=RoutingService(None))
+    server = AgiServer({"ivr": ivr}, port=0)
     await server.start()
 
     async def stop() -> None:
