@@ -14,6 +14,7 @@ from cti.contacts.records import ContactIn, check_contact
 from cti.pbxsim import PbxSimulator
 from cti.runner import serve_app
 from cti.settings import Settings
+from cti.store.agents import agent_profiles, save_agent_profile
 from cti.store.contacts import find_existing, interaction_record, save_contact
 from cti.store.db import Sessionmaker
 
@@ -206,8 +207,16 @@ async def seed_contacts(sessionmaker: Sessionmaker, now: datetime | None = None)
     return created
 
 
+DEMO_SKILLS = {
+    "alice": {"sales": 3, "frontdesk": 2},
+    "bob": {"complaints": 5, "support": 3},
+    "carol": {"support": 2, "sales": 2},
+    "dan": {"billing": 4, "frontdesk": 3},
+}
+
+
 async def seed_users(runtime: Runtime) -> None:
-    """Create the demo accounts once; later runs keep what is there."""
+    """Create the demo accounts and agents' skills once; later runs keep what is there."""
     for username, role, password, interface, display in DEMO_USERS:
         try:
             await create_user(
@@ -221,6 +230,16 @@ async def seed_users(runtime: Runtime) -> None:
             )
         except UserExists:
             continue
+        if username in DEMO_SKILLS:
+            await save_agent_profile(
+                runtime.sessionmaker,
+                username,
+                skills=DEMO_SKILLS[username],
+                languages=["en", "ru"],
+                team=None,
+                actor="demo",
+            )
+    runtime.routing.load_profiles(await agent_profiles(runtime.sessionmaker))
 
 
 async def run_demo(settings: Settings, *, calls_per_minute: float, speed: float) -> None:
