@@ -23,10 +23,12 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from cti.contacts.dossier import Dossier, DossierService
 from cti.contacts.facts import OrderFact
+from cti.routing.predict import predict_reason
 from cti.routing.service import RoutingService, call_facts
 from ivr.agi.server import AgiSession
 from ivr.flow import FlowFile, Menu, Offer, Part, Target
@@ -294,14 +296,22 @@ class _Call:
         routing = self.ivr.routing
         if routing is None or self.outcome.self_served or self.session.hung_up:
             return
+        spoken = any(step.startswith("said:") for step in self.path)
+        prediction = predict_reason(
+            self.outcome.reason, self.dossier, datetime.now(UTC), spoken=spoken
+        )
         try:
-            decision = await routing.decide(call_facts(self.dossier, self.outcome.reason))
+            decision = await routing.decide(call_facts(self.dossier, prediction.reason))
         except Exception as exc:  # the flow's own queue still stands
             log.warning("routing failed, the flow's queue stands: %s", exc)
             return
+        if prediction.reason is not None:
+            self.outcome.reason = prediction.reason
         self.outcome.queue = decision.queue
         self.outcome.agent = decision.agent.interface if decision.agent else ""
-        self.outcome.route = f"rule {decision.rule}: " + "; ".join(decision.why[1:])
+        self.outcome.route = "; ".join(
+            [f"rule {decision.rule}", prediction.describe(), *decision.why[1:]]
+        )
 
     async def hand_over(self) -> None:
         """Tell the dialplan where the call goes; works after a hangup too."""

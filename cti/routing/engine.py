@@ -211,8 +211,6 @@ class Router:
             free,
             key=lambda a: (a.skills[skill], -round(a.occupancy, 1), now - a.idle_since),
         )
-        why.append(
-            f"{best.username}: {skill} level {best.skills[skill]}, "
-            f"free for {int(now - best.idle_since)} s"
-        )
+        free_for = f", free for {int(now - best.idle_since)} s" if best.idle_since else ""
+        why.append(f"{best.username}: {skill} level {best.skills[skill]}{free_for}")
         return best

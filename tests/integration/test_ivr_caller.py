@@ -226,4 +226,6 @@ async def test_routing_picks_the_agent_and_says_why(ivr: Ivr) -> None:
         "PJSIP/1004",
         "delivery_booking",
     )
-    assert got["CTI_ROUTE"].startswith("rule delivery: dan: sales level 3")
+    assert got["CTI_ROUTE"] == (
+        "rule delivery; reason delivery_booking (0.95: chosen in the IVR); dan: sales level 3"
+    )
