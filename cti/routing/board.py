@@ -31,6 +31,7 @@ MEMBER_EVENTS = frozenset(
 """What the board reads besides the ``QueueStatus`` read-back."""
 
 BUSY = {"2", "3", "8"}  # in use, busy, on hold
+DAY = 86400.0
 RINGING = {"6", "7"}  # ringing, ringing while in use
 ABSENT = {"4", "5"}  # invalid, unavailable
 
@@ -55,6 +56,9 @@ class _Member:
     last_call: float = 0.0
     login: float = 0.0
     wrap_until: float = 0.0
+    talk: float = 0.0
+    """Seconds on calls since ``talk_since`` (from ``AgentComplete``'s ``TalkTime``)."""
+    talk_since: float = 0.0
 
 
 class AgentBoard:
@@ -64,6 +68,7 @@ class AgentBoard:
         self.on_change = on_change
         self._profiles: dict[str, AgentProfile] = {}
         self._members: dict[str, _Member] = {}
+        self._now = 0.0
 
     def set_profiles(self, profiles: Iterable[AgentProfile]) -> None:
         """Know (again) who sits behind each interface."""
@@ -77,6 +82,7 @@ class AgentBoard:
             return None
         member = self._members.get(interface.lower(), _Member())
         return Agent(
+            occupancy=_occupancy(member, self._now),
             username=profile.username,
             interface=profile.interface,
             skills=profile.skills,
@@ -93,6 +99,7 @@ class AgentBoard:
         kind = msg.get("Event")
         if kind not in MEMBER_EVENTS:
             return
+        self._now = max(self._now, now)
         interface = (msg.get("Interface") or msg.get("Location") or "").lower()
         if not interface:
             return
@@ -104,6 +111,9 @@ class AgentBoard:
             wrap = _number(msg.get("Wrapuptime"))
             member.wrap_until = now + wrap if wrap else 0.0
             member.last_call = now
+            if now - member.talk_since > DAY:
+                member.talk, member.talk_since = 0.0, now - _number(msg.get("TalkTime"))
+            member.talk += _number(msg.get("TalkTime"))
         else:
             member.queues.add(queue)
             _read_member(member, msg)
@@ -133,6 +143,12 @@ def _read_member(member: _Member, msg: Mapping[str, str]) -> None:
     member.status = msg.get("Status", member.status)
     member.last_call = max(member.last_call, _number(msg.get("LastCall")))
     member.login = _number(msg.get("LoginTime")) or member.login
+
+
+def _occupancy(member: _Member, now: float) -> float:
+    """Share of the time since the agent logged in (at most a day) spent talking."""
+    since = max(member.login, now - DAY)
+    return min(1.0, member.talk / (now - since)) if now > since and member.talk else 0.0
 
 
 def _state(member: _Member) -> AgentState:

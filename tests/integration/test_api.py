@@ -159,6 +159,9 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("PUT", "/api/routing/rules", Role.ADMIN),
     ("POST", "/api/routing/rules/rollback", Role.ADMIN),
     ("POST", "/api/routing/simulate", Role.SUPERVISOR),
+    ("POST", "/api/routing/rules/items", Role.ADMIN),
+    ("PUT", "/api/routing/rules/items/{rule_id}", Role.ADMIN),
+    ("DELETE", "/api/routing/rules/items/{rule_id}", Role.ADMIN),
     ("GET", "/api/agents", Role.AGENT),
     ("PUT", "/api/agents/{username}/profile", Role.ADMIN),
     ("POST", "/api/agents/{username}/login", Role.AGENT),
@@ -175,6 +178,7 @@ SUCCESS = {
     ("POST", "/api/routing/rules/check"): 200,
     ("POST", "/api/routing/rules/rollback"): 200,
     ("POST", "/api/routing/simulate"): 200,
+    ("DELETE", "/api/routing/rules/items/{rule_id}"): 200,
     # No Asterisk behind this API: past the role check, Asterisk is unavailable.
     ("POST", "/api/agents/{username}/login"): 503,
     ("POST", "/api/agents/{username}/logout"): 503,
@@ -209,6 +213,11 @@ def body_for(method: str, path: str) -> dict[str, Any] | None:
         return {"version": 1}
     if path == "/api/routing/simulate":
         return {"number": "8 916 123-45-67"}
+    if path.startswith("/api/routing/rules/items"):
+        rule = {"id": "support", "priority": 40, "when": {"reason": ["support"]}}
+        if method == "POST":
+            rule = {"id": "extra", "priority": 99, "when": {"reason": ["extra"]}}
+        return {"rule": {**rule, "target": {"skill": "support"}}}
     if path.endswith("/pause"):
         return {"reason": "lunch"}
     if path.endswith("/profile"):
@@ -221,7 +230,7 @@ async def concrete(api: Api, path: str) -> str:
     if "{contact_id}" in path:
         contact_id = await ContactRepository(api.sessionmaker).create("Olga Smirnova")
         path = path.replace("{contact_id}", str(contact_id))
-    path = path.replace("{username}", "agent1")
+    path = path.replace("{username}", "agent1").replace("{rule_id}", "support")
     if "{version}" in path or path.endswith("/rollback"):
         store = RuleSetStore(api.sessionmaker)
         if path.startswith("/api/routing"):

@@ -101,3 +101,44 @@ async def test_routing_rules_are_checked_versioned_and_in_force_at_once(staffed:
         "rollback to version 1",
         "orders to frontdesk",
     ]
+
+
+async def test_one_rule_at_a_time_each_edit_checked_and_versioned(staffed: Api) -> None:
+    admin = staffed.auth(Role.ADMIN)
+    rule = {
+        "id": "vip",
+        "priority": 5,
+        "when": {"tier": ["platinum"]},
+        "target": {"skill": "sales"},
+    }
+    reply = await staffed.client.post(
+        "/api/routing/rules/items", json={"rule": rule}, headers=admin
+    )
+    assert reply.status_code == 201 and reply.json()["version"] == 1
+    clash = {**rule, "id": "vip2"}
+    reply = await staffed.client.post(
+        "/api/routing/rules/items", json={"rule": clash}, headers=admin
+    )
+    assert any(
+        "overlaps rules.vip" in p for p in assert_error(reply, 422, "rules.invalid")["problems"]
+    )
+    moved = {**rule, "target": {"skill": "billing"}}
+    reply = await staffed.client.put(
+        "/api/routing/rules/items/vip", json={"rule": moved}, headers=admin
+    )
+    assert reply.json()["version"] == 2
+    result = await simulate(staffed, "+79035550102", reason="debt")
+    assert result["decision"]["rule"] == "vip"  # type: ignore[index]
+    reply = await staffed.client.delete("/api/routing/rules/items/complaints", headers=admin)
+    error = assert_error(reply, 422, "rules.invalid")
+    assert error["problems"] == ["rules.rescue.overflow: no rule 'complaints'"]
+    reply = await staffed.client.delete("/api/routing/rules/items/support", headers=admin)
+    assert reply.json()["version"] == 3
+    reply = await staffed.client.delete("/api/routing/rules/items/nope", headers=admin)
+    assert_error(reply, 404, "rules.not_found")
+    history = await staffed.client.get("/api/routing/rules/versions", headers=admin)
+    assert [v["comment"] for v in history.json()] == [
+        "remove rule support",
+        "change rule vip",
+        "add rule vip",
+    ]

@@ -112,3 +112,13 @@ def test_the_recordings_leave_alice_free_after_her_calls(scenario: str) -> None:
             states.append(seen[-1].state)
     assert AgentState.ON_CALL in states
     assert seen[-1].state_at(1795499999.0) is AgentState.AVAILABLE
+
+
+def test_occupancy_is_talk_time_over_time_logged_in() -> None:
+    b, seen = board()
+    b.on_event(member("QueueMemberStatus", LoginTime="1000"), now=1000.0)
+    done = {"Event": "AgentComplete", "Interface": "Local/agent1@agents", "TalkTime": "300"}
+    b.on_event(done, now=2000.0)
+    assert seen[-1].occupancy == pytest.approx(0.3)
+    b.on_event({**done, "TalkTime": "200"}, now=3000.0)
+    assert seen[-1].occupancy == pytest.approx(0.25)
