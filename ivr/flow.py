@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cti.contacts.records import validation_problems
+from cti.checks import Problems, validation_problems
 
 PROMPT = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9/_-]{0,79}$")]
 """A sound file name as ``STREAM FILE`` takes it, without extension: ``cti/welcome``."""
@@ -27,12 +27,8 @@ QUEUE = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 FIELD_REF = Annotated[str, Field(pattern=r"^[a-z]+\.[a-z_]+$")]
 
 
-class FlowError(ValueError):
+class FlowError(Problems):
     """A flow file that cannot be used; ``problems`` names every faulty place."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 class _Strict(BaseModel):

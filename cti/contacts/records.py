@@ -10,8 +10,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from cti.checks import Problems, check_document
 from cti.contacts.facts import (
     DeliveryFact,
     DeliveryStatus,
@@ -32,12 +33,8 @@ _EMAIL = re.compile(
 )
 
 
-class InvalidContact(ValueError):
+class InvalidContact(Problems):
     """A contact that cannot be stored; ``problems`` names every faulty field."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 def normalize_email(raw: str) -> str | None:
@@ -164,20 +161,4 @@ M = TypeVar("M", bound=ContactPatch)
 
 def check_contact(model: type[M], data: Any, rules: PhoneRules = DEFAULT_RULES) -> M:
     """The checked contact; ``InvalidContact`` lists every problem by field."""
-    try:
-        return model.model_validate(data, context={"phone_rules": rules})
-    except ValidationError as exc:
-        raise InvalidContact(validation_problems(exc)) from None
-
-
-def validation_problems(exc: ValidationError) -> list[str]:
-    """Pydantic's errors as ``field: message`` lines."""
-    lines = []
-    for error in exc.errors(include_url=False):
-        place = ".".join(str(p) for p in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if ":" in message.split(" ", 1)[0]:
-            lines.append(message)
-        else:
-            lines.append(f"{place}: {message}" if place else message)
-    return lines
+    return check_document(model, data, InvalidContact, context={"phone_rules": rules})

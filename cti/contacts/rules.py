@@ -35,9 +35,9 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    ValidationError,
 )
 
+from cti.checks import Problems, check_document
 from cti.contacts.facts import (
     Channel,
     ContactFacts,
@@ -48,15 +48,10 @@ from cti.contacts.facts import (
     TicketStatus,
     booked_orders,
 )
-from cti.contacts.records import validation_problems
 
 
-class RuleError(ValueError):
+class RuleError(Problems):
     """A rule document that cannot be saved; ``problems`` names every faulty place."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 # --- the vocabulary rules may use -----------------------------------------------------------
@@ -277,14 +272,7 @@ NotOf.model_rebuild()
 
 def parse_rules(document: Any) -> RuleSet:
     """The checked rule set; ``RuleError`` names every problem in the document."""
-    try:
-        rules = RuleSet.model_validate(document)
-    except ValidationError as exc:
-        raise RuleError(validation_problems(exc)) from None
-    problems = _references(rules)
-    if problems:
-        raise RuleError(problems)
-    return rules
+    return check_document(RuleSet, document, RuleError, _references)
 
 
 def _references(rules: RuleSet) -> list[str]:

@@ -26,9 +26,9 @@ from datetime import time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cti.contacts.records import validation_problems
+from cti.checks import Problems, check_document
 
 NAME = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 QUEUE = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -36,12 +36,8 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class RoutingError(ValueError):
+class RoutingError(Problems):
     """Rules that cannot be saved; ``problems`` names every faulty place."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 class _Strict(BaseModel):
@@ -130,14 +126,7 @@ class RoutingRules(_Strict):
 
 def parse_routing(document: Any) -> RoutingRules:
     """The checked rules; ``RoutingError`` names every problem."""
-    try:
-        rules = RoutingRules.model_validate(document)
-    except ValidationError as exc:
-        raise RoutingError(validation_problems(exc)) from None
-    problems = _references(rules)
-    if problems:
-        raise RoutingError(problems)
-    return rules
+    return check_document(RoutingRules, document, RoutingError, _references)
 
 
 def _references(doc: RoutingRules) -> list[str]:
