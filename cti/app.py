@@ -93,6 +93,7 @@ class Runtime:
         await self.dossiers.aclose()
         await self.bus.close()
         await self.engine.dispose()
+        gc.unfreeze()  # what start-up kept out of collections may now be collected
 
     async def _start_speech(self) -> None:
         """Load the Vosk model once (off the loop) and listen for AudioSocket; or keys only."""
