@@ -269,7 +269,10 @@ class AmiClient:
         action = Action({"Action": name, **fields})
         future = protocol.send(action, as_list=None)
         try:
-            reply = await asyncio.wait_for(future, self.settings.action_timeout)
+            # Not wait_for: on Python 3.11 it can swallow a cancellation that races with
+            # the reply, and a cancelled run() would then never end.
+            async with asyncio.timeout(self.settings.action_timeout):
+                reply = await future
         except TimeoutError as exc:
             protocol.responses.pop(action.id, None)
             raise AmiActionError(
@@ -366,14 +369,15 @@ class AmiClient:
         self._set_state(LinkState.CONNECTING)
         where = f"{settings.host}:{settings.port}"
         try:
-            _, protocol = await asyncio.wait_for(
-                loop.create_connection(lambda: _AmiProtocol(self), settings.host, settings.port),
-                settings.action_timeout,
-            )
+            async with asyncio.timeout(settings.action_timeout):
+                _, protocol = await loop.create_connection(
+                    lambda: _AmiProtocol(self), settings.host, settings.port
+                )
         except (OSError, TimeoutError) as exc:
             raise AmiConnectionError(f"cannot reach Asterisk AMI at {where}: {exc}") from exc
         try:
-            banner = await asyncio.wait_for(protocol.banner_seen, settings.action_timeout)
+            async with asyncio.timeout(settings.action_timeout):
+                banner = await protocol.banner_seen
         except AmiProtocolError as exc:
             protocol.close()
             raise AmiConnectionError(f"{where}: {exc}") from exc
@@ -476,7 +480,8 @@ class AmiClient:
         protocol = self._protocol
         if protocol is not None and not protocol.closed:
             with contextlib.suppress(AmiError, ValueError, TimeoutError):
-                await asyncio.wait_for(self.action("Logoff"), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self.action("Logoff")
             protocol.close()
         self._set_state(LinkState.DISCONNECTED)
 
