@@ -209,7 +209,7 @@ def build_dossier_service(settings: Settings, sessionmaker: Sessionmaker) -> Dos
     if crm is not None:
         closers.append(crm.aclose)
     return DossierService(
-        contacts=ContactRepository(sessionmaker, reader=reader, fast=fast),
+        contacts=ContactRepository(sessionmaker, fast=fast),
         rules=DossierRules(RuleSetStore(sessionmaker)),
         closers=closers,
         crm=crm,

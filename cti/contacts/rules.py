@@ -23,7 +23,7 @@ older_than_days past future``. ``docs/dossier.md`` lists every collection and fi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -651,8 +651,3 @@ _OPS: dict[str, Callable[[Any, Any, datetime], bool]] = {
     "past": lambda value, arg, now: isinstance(value, datetime) and (value < now) == arg,
     "future": lambda value, arg, now: isinstance(value, datetime) and (value > now) == arg,
 }
-
-
-def reason_ids(rules: RuleSet) -> Iterable[str]:
-    """Every reason the rules can predict."""
-    return (rule.id for rule in rules.reasons)

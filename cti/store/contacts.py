@@ -30,7 +30,7 @@ from cti.contacts.facts import (
 from cti.contacts.identify import SUFFIX_DIGITS, Candidate
 from cti.contacts.phone import DEFAULT_RULES, PhoneRules, normalize_phone, suffix
 from cti.contacts.records import ContactIn, ContactPatch
-from cti.store.db import Sessionmaker, retry_read
+from cti.store.db import Sessionmaker
 from cti.store.fast_reads import AnySelect, FastReads
 from cti.store.models import (
     Base,
@@ -86,16 +86,15 @@ class ContactRepository:
         self,
         sessionmaker: Sessionmaker,
         *,
-        reader: AsyncEngine | None = None,
         fast: FastReads | None = None,
     ) -> None:
-        """``fast`` (else ``reader``, else the sessionmaker's engine): the hot read path."""
+        """``fast``: the hot read path (``cti.store.fast_reads``); else the session's engine."""
         self.sessionmaker = sessionmaker
         self.fast = fast
-        engine = reader if reader is not None else sessionmaker.kw.get("bind")
+        engine = sessionmaker.kw.get("bind")
         if not isinstance(engine, AsyncEngine):
             raise ValueError("the sessionmaker must be bound to an engine")
-        self.reader = engine
+        self.engine = engine
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -159,21 +158,9 @@ class ContactRepository:
         if self.fast is not None:
             (rows,) = await self.fast.fetch_all([(query, params)])
             return [Candidate(row[0], row[1], row[2]) for row in rows]
-
-        async def read() -> list[Candidate]:
-            async with self.reader.connect() as conn:
-                rows = (await conn.execute(query, params)).all()
-            return [Candidate(row[0], row[1], row[2]) for row in rows]
-
-        return await retry_read(read)
-
-    async def by_identity(self, kind: str, value: str) -> list[int]:
-        """Ids of the contacts holding this identity."""
-        query = select(ContactIdentity.contact_id).where(
-            ContactIdentity.kind == kind, ContactIdentity.value == value
-        )
-        async with self.sessionmaker() as session:
-            return list((await session.scalars(query.order_by(ContactIdentity.contact_id))).all())
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(query, params)).all()
+        return [Candidate(row[0], row[1], row[2]) for row in found]
 
     async def get(self, contact_id: int) -> dict[str, Any] | None:
         """A contact with its identities, as the API shows it."""
@@ -223,15 +210,12 @@ class ContactRepository:
 
     async def load(self, contact_id: int, *, depth: int = DOSSIER_DEPTH) -> LoadedContact | None:
         """Everything a dossier needs, newest first, in one short read."""
-        return await retry_read(lambda: self._load(contact_id, depth))
-
-    async def _load(self, contact_id: int, depth: int) -> LoadedContact | None:
         params = {"contact_id": contact_id, "depth": depth, "notes": NOTES_DEPTH}
         found: list[Sequence[Any]]
         if self.fast is not None:
             found = list(await self.fast.fetch_all([(q, params) for q in _LOAD.values()]))
         else:
-            async with self.reader.connect() as conn:
+            async with self.engine.connect() as conn:
                 found = [(await conn.execute(q, params)).all() for q in _LOAD.values()]
         parts = dict(zip(_LOAD, found, strict=True))
         if not parts["contact"]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -19,7 +18,6 @@ from sqlalchemy.pool import StaticPool
 log = logging.getLogger(__name__)
 
 Sessionmaker = async_sessionmaker[AsyncSession]
-T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT = 10.0
@@ -85,7 +83,7 @@ def create_reader(url: str | URL) -> AsyncEngine | None:
 
     On PostgreSQL it runs in autocommit and without a ping per checkout: one round trip per
     query instead of four (ping, BEGIN, query, ROLLBACK). A connection that died with the
-    server is noticed by the query itself; ``retry_read`` repeats the read once.
+    server is noticed by the query itself (``PostgresReads`` then reads again once).
     """
     parsed = async_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -98,17 +96,6 @@ def create_reader(url: str | URL) -> AsyncEngine | None:
         max_overflow=10,
         connect_args={"timeout": CONNECT_TIMEOUT},
     )
-
-
-async def retry_read(read: Callable[[], Awaitable[T]]) -> T:
-    """Run a read; once more if it failed because the pooled connection had died."""
-    try:
-        return await read()
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        log.info("a pooled database connection had died; reading again on a new one")
-        return await read()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> Sessionmaker:

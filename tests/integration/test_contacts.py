@@ -278,9 +278,8 @@ async def test_export_holds_everything_and_erase_keeps_only_anonymous_statistics
     assert await erase_contact(store.sessionmaker, contact_id, actor="admin") is None
 
 
-@pytest.mark.parametrize("driver_level", [True, False])
 async def test_the_hot_read_path_survives_a_database_that_dropped_its_connections(
-    fresh_postgres_url: str, caplog: pytest.LogCaptureFixture, driver_level: bool
+    fresh_postgres_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     import asyncpg
 
@@ -288,8 +287,7 @@ async def test_the_hot_read_path_survives_a_database_that_dropped_its_connection
     engine = create_engine(fresh_postgres_url)
     reader = create_reader(fresh_postgres_url)
     assert reader is not None
-    fast = PostgresReads(reader) if driver_level else None
-    contacts = ContactRepository(create_sessionmaker(engine), reader=reader, fast=fast)
+    contacts = ContactRepository(create_sessionmaker(engine), fast=PostgresReads(reader))
     try:
         contact_id = await contacts.save(check_contact(ContactIn, PETROV))
         assert [c.contact_id for c in await contacts.by_phone("+79161234567")] == [contact_id]
