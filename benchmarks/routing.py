@@ -33,6 +33,8 @@ def rules_document(rnd: random.Random) -> dict[str, Any]:
             when["tier"] = rnd.sample(TIERS, 2)
         if n % 5 == 0:
             when["language"] = ["ru"]
+        if n % 11 == 0:
+            when["holiday"] = False
         if n % 7 == 0:
             when["hours"] = {
                 "days": ["mon", "tue", "wed", "thu", "fri"],
@@ -50,6 +52,7 @@ def rules_document(rnd: random.Random) -> dict[str, Any]:
     return {
         "skills": {skill: f"q-{skill}" for skill in SKILLS},
         "timezone": "Europe/Moscow",
+        "holidays": [{"date": f"2026-{m:02d}-{d:02d}"} for m in range(1, 13) for d in (1, 9)],
         "rules": rules,
         "default": {"skill": SKILLS[0]},
     }

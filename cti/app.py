@@ -22,7 +22,8 @@ from cti.calls.model import CallStage
 from cti.calls.service import CallService
 from cti.contacts.dossier import DossierService, build_dossier_service
 from cti.metrics import Metric
-from cti.routing.board import MEMBER_EVENTS
+from cti.routing.board import CALLER_EVENTS, MEMBER_EVENTS
+from cti.routing.direct import DirectRouter
 from cti.routing.service import RoutingService
 from cti.settings import Settings
 from cti.store.agents import agent_profiles
@@ -58,6 +59,7 @@ class Runtime:
     ivr: CallerIvr
     dossiers: DossierService
     routing: RoutingService
+    direct: DirectRouter
     speech: AudioSocketSpeech | None = None
     on_start: list[Hook] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -74,7 +76,9 @@ class Runtime:
         for hook in self.on_start:
             await hook(self)
         self.tasks.append(asyncio.create_task(self.ami.run(), name="ami"))
-        bridge = run_bridge(self.ami, self.service, self.routing.board)
+        bridge = run_bridge(
+            self.ami, self.service, self.routing.board, watchers=[self.direct.on_event]
+        )
         self.tasks.append(asyncio.create_task(bridge, name="bridge"))
         freeze_startup_heap()
 
@@ -86,6 +90,7 @@ class Runtime:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.direct.aclose()
         await self.agi.close()
         if self.speech is not None:
             await self.speech.close()
@@ -134,7 +139,7 @@ def build_runtime(settings: Settings) -> Runtime:
     writer = CallWriter(CallRepository(sessionmaker))
     bus = create_bus(settings.redis.url)
     service = CallService(bus, writer)
-    ami = AmiClient(settings.ami, wanted=service.handled_events | MEMBER_EVENTS)
+    ami = AmiClient(settings.ami, wanted=service.handled_events | MEMBER_EVENTS | CALLER_EVENTS)
     dossiers = build_dossier_service(settings, sessionmaker)
     greeter = NameGreeter(settings.ivr.sounds) if settings.ivr.tts else None
     routing = RoutingService(RuleSetStore(sessionmaker))
@@ -158,6 +163,7 @@ def build_runtime(settings: Settings) -> Runtime:
         ivr=ivr,
         dossiers=dossiers,
         routing=routing,
+        direct=DirectRouter(ami, routing, dossiers),
     )
 
 

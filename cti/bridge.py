@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping, Sequence
 
 from cti.ami.client import AmiClient, Snapshot
 from cti.calls.service import CallService
@@ -12,11 +13,17 @@ from cti.routing.board import AgentBoard
 log = logging.getLogger(__name__)
 
 
+Watcher = Callable[[Mapping[str, str], float], None]
+
+
 async def run_bridge(
-    client: AmiClient, service: CallService, board: AgentBoard | None = None
+    client: AmiClient,
+    service: CallService,
+    board: AgentBoard | None = None,
+    watchers: Sequence[Watcher] = (),
 ) -> None:
     """Feed every event and snapshot from ``client`` to ``service`` (and the agents'
-    ``board``) until cancelled.
+    ``board``, and each event to the ``watchers``) until cancelled.
 
     One bad event is logged with its ``Linkedid`` and skipped; it never stops the stream.
     """
@@ -25,11 +32,16 @@ async def run_bridge(
             if isinstance(item, Snapshot):
                 await service.on_snapshot(item.channels, item.queue_entries)
                 if board is not None:
-                    board.on_snapshot(item.queue_members)
+                    board.on_snapshot(
+                        item.queue_members, item.queue_entries, item.queue_params, time.time()
+                    )
             else:
                 await service.on_event(item)
+                now = time.time()
                 if board is not None:
-                    board.on_event(item, time.time())
+                    board.on_event(item, now)
+                for watch in watchers:
+                    watch(item, now)
         except (KeyError, ValueError, TypeError, AttributeError):
             linkedid = None if isinstance(item, Snapshot) else item.get("Linkedid")
             log.exception(

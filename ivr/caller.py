@@ -29,7 +29,7 @@ from typing import Any
 from cti.contacts.dossier import Dossier, DossierService
 from cti.contacts.facts import OrderFact
 from cti.routing.predict import predict_reason
-from cti.routing.service import RoutingService, call_facts
+from cti.routing.service import ROUTING_VARIABLES, RoutingService, call_facts, handover
 from ivr.agi.server import AgiSession
 from ivr.flow import FlowFile, Menu, Offer, Part, Target
 from ivr.prompts import NameGreeter
@@ -46,10 +46,9 @@ HANDED_OVER = (
     "CTI_QUEUE",
     "CTI_REASON",
     "CTI_CONTACT_ID",
-    "CTI_AGENT",
     "CTI_IVR_PATH",
     "CTI_IVR_RESULT",
-    "CTI_ROUTE",
+    *ROUTING_VARIABLES,
 )
 """The channel variables every IVR session leaves for the dialplan."""
 
@@ -61,11 +60,10 @@ class Outcome:
     queue: str
     reason: str
     contact_id: int | None = None
-    agent: str = ""
     path: list[str] = field(default_factory=list)
     self_served: bool = False
-    route: str = ""
-    """Routing's decision in words: the rule, the agent, why."""
+    routed: dict[str, str] = field(default_factory=dict)
+    """Routing's decision as channel variables (``cti.routing.service.handover``)."""
 
 
 class CallerIvr:
@@ -106,6 +104,7 @@ class _Call:
         self.outcome = Outcome(queue=ivr.flow.default_queue, reason="operator")
         self.dossier: Dossier | None = None
         self.timeout_ms = ivr.flow.digit_timeout_ms
+        self.speech_confidence: float | None = None
 
     @property
     def path(self) -> list[str]:
@@ -225,6 +224,7 @@ class _Call:
             return heard.digits[0]
         if heard.result is not None and heard.result.word in menu.words:
             self.path.append(f"said:{heard.result.word}")
+            self.speech_confidence = heard.result.confidence
             return menu.words[heard.result.word]
         return None
 
@@ -296,37 +296,36 @@ class _Call:
         routing = self.ivr.routing
         if routing is None or self.outcome.self_served or self.session.hung_up:
             return
-        spoken = any(step.startswith("said:") for step in self.path)
         prediction = predict_reason(
-            self.outcome.reason, self.dossier, datetime.now(UTC), spoken=spoken
+            self.outcome.reason,
+            self.dossier,
+            datetime.now(UTC),
+            spoken=any(step.startswith("said:") for step in self.path),
+            speech_confidence=self.speech_confidence,
         )
         try:
             decision = await routing.decide(call_facts(self.dossier, prediction.reason))
         except Exception as exc:  # the flow's own queue still stands
             log.warning("routing failed, the flow's queue stands: %s", exc)
             return
+        self.outcome.queue = decision.queue
         if prediction.reason is not None:
             self.outcome.reason = prediction.reason
-        self.outcome.queue = decision.queue
-        self.outcome.agent = decision.agent.interface if decision.agent else ""
-        self.outcome.route = "; ".join(
-            [f"rule {decision.rule}", prediction.describe(), *decision.why[1:]]
-        )
+        self.outcome.routed = handover(prediction, decision)
 
     async def hand_over(self) -> None:
         """Tell the dialplan where the call goes; works after a hangup too."""
         await self._route()
         outcome = self.outcome
-        values = (
-            "" if outcome.self_served else outcome.queue,
-            outcome.reason,
-            str(outcome.contact_id or ""),
-            outcome.agent,
-            ">".join(outcome.path)[:250],
-            SELF_SERVED if outcome.self_served else "route",
-            outcome.route[:250],
+        variables = dict.fromkeys(HANDED_OVER, "")
+        variables.update(outcome.routed)
+        variables.update(
+            CTI_QUEUE="" if outcome.self_served else outcome.queue,
+            CTI_REASON=outcome.reason,
+            CTI_CONTACT_ID=str(outcome.contact_id or ""),
+            CTI_IVR_PATH=">".join(outcome.path)[:250],
+            CTI_IVR_RESULT=SELF_SERVED if outcome.self_served else "route",
         )
-        variables = dict(zip(HANDED_OVER, values, strict=True))
         try:
             for name, value in variables.items():
                 await self.session.set_variable(name, value)

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
@@ -48,6 +48,12 @@ HIGH_WATER = 2000
 LOW_WATER = 500
 RESYNC_DEDUP_SECONDS = 2.0
 SNAPSHOT_ACTIONS = ("QueueStatus", "CoreShowChannels")
+
+
+class AmiActions(Protocol):
+    """Sending actions to Asterisk (``AmiClient.action``; a stand-in in tests)."""
+
+    async def action(self, name: str, **fields: str) -> Any: ...
 
 
 @dataclass(slots=True)

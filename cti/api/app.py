@@ -9,8 +9,9 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from cti import __version__
+from cti.ami.client import AmiActions
 from cti.api import errors
-from cti.api.context import AmiActions, ApiContext, LiveCalls
+from cti.api.context import ApiContext, LiveCalls
 from cti.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
 from cti.api.routes import (
     agents,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cti.ami.client import AmiActions
 from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import TokenSigner
@@ -13,12 +14,6 @@ from cti.routing.service import RoutingService
 from cti.settings import Settings
 from cti.store.db import Sessionmaker
 from cti.store.rulesets import RuleSetStore
-
-
-class AmiActions(Protocol):
-    """Sending actions to Asterisk (the AMI client)."""
-
-    async def action(self, name: str, **fields: str) -> Any: ...
 
 
 class LiveCalls(Protocol):

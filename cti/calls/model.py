@@ -95,8 +95,11 @@ class Call:
     ivr_started_at: float | None = None
     ivr_path: str | None = None
     """The way through the IVR (``known>offer:order_ready>key:1>queue:sales``)."""
-    route: str | None = None
-    """Routing's decision in words (``rule orders: alice: sales level 3, free for 60 s``)."""
+    reason_confidence: float | None = None
+    """How sure the reason is, 0 to 1 (``cti.routing.predict``)."""
+    routing: dict[str, Any] | None = None
+    """Routing's decision: ``rule``, ``queue``, ``agent`` (the interface rung first),
+    ``overflow_after`` and ``overflow_queue``, and ``why`` in words."""
     rings: list[AgentRing] = field(default_factory=list)
     transfers: list[dict[str, str]] = field(default_factory=list)
     channels: dict[str, str] = field(default_factory=dict)
@@ -131,7 +134,8 @@ class Call:
             "contact_id": self.contact_id,
             "ivr_started_at": self.ivr_started_at,
             "ivr_path": self.ivr_path,
-            "route": self.route,
+            "reason_confidence": self.reason_confidence,
+            "routing": dict(self.routing) if self.routing is not None else None,
             "rings": [ring.to_dict() for ring in self.rings],
             "transfers": [dict(transfer) for transfer in self.transfers],
         }

@@ -22,6 +22,14 @@ DIAL_OUTCOMES = {
     "CONGESTION": "unavailable",
     "CHANUNAVAIL": "unavailable",
 }
+DECISION_FIELDS = {
+    "CTI_RULE": "rule",
+    "CTI_AGENT": "agent",
+    "CTI_OVERFLOW_AFTER": "overflow_after",
+    "CTI_OVERFLOW_QUEUE": "overflow_queue",
+    "CTI_ROUTE": "why",
+}
+"""Channel variables of routing's decision, and their key in ``Call.routing``."""
 LOST_CAUSE_TXT = "vanished while the server could not see Asterisk"
 
 
@@ -48,6 +56,14 @@ def _duration(value: str) -> float:
     except ValueError:
         return 0.0
     return float(hours * 3600 + minutes * 60 + seconds)
+
+
+def _confidence(value: str | None) -> float | None:
+    try:
+        number = float(value or "")
+    except ValueError:
+        return None
+    return number if 0.0 <= number <= 1.0 else None
 
 
 def _callerid(value: str | None) -> str | None:
@@ -207,8 +223,12 @@ class CallTracker:
                 call.contact_id = value
             elif variable == "CTI_IVR_PATH":
                 call.ivr_path = value
-            elif variable == "CTI_ROUTE":
-                call.route = value
+            elif variable == "CTI_REASON_CONFIDENCE":
+                call.reason_confidence = _confidence(value)
+            elif variable in DECISION_FIELDS and value is not None:
+                if call.routing is None:
+                    call.routing = {}
+                call.routing[DECISION_FIELDS[variable]] = value
         return []
 
     def _on_queuecallerjoin(self, msg: Message, now: float) -> list[CallEvent]:

@@ -66,6 +66,9 @@ class _Timer:
 Behaviour = Callable[[random.Random], tuple[float | None, float]]
 """Draws how one ring of an agent goes: seconds until answer (``None``: never), talk seconds."""
 
+ROUTE_CONTEXT = "cti-route"
+"""Where dialplans/inbound.conf rings the chosen agent, then queues."""
+
 
 @dataclass
 class MemberConfig:
@@ -123,6 +126,9 @@ class PbxConfig:
     queue_options: str = ""
     queue_max_wait: int = 60
     dial_timeout: int = 15
+    route_wait: float = 5.0
+    """``CTI_ROUTE_WAIT_SECONDS``: how long a direct call waits for a ``Redirect``."""
+    direct_context: str = "cti-direct"
     missing_prompts: frozenset[str] = frozenset({"cti-welcome"})
     prompt_seconds: float = 2.0
     system_name: str = ""
@@ -251,6 +257,9 @@ class CallPlan:
     caller_talk: float | None = None
     did: str = "s"
     probe: ProbeScript = field(default_factory=ProbeScript)
+    direct: bool = False
+    """Skip the IVR: the call lands in ``cti-direct`` and waits for the server's
+    ``Redirect`` (the ``callfold`` dialplan and the trunk shape)."""
 
 
 # -- live objects ------------------------------------------------------------------------
@@ -287,6 +296,8 @@ class Channel:
     answered: Signal = field(default_factory=Signal)
     ringing: Signal = field(default_factory=Signal)
     listening: Signal = field(default_factory=Signal)
+    redirected: Signal = field(default_factory=Signal)
+    """Fired by AMI ``Redirect`` with ``context,exten,priority``."""
     listen_since: float = 0.0
     dtmf_sink: Callable[[str], None] | None = None
     call: Call | None = None
@@ -1131,7 +1142,7 @@ class Pbx:
         plan, cfg = call.plan, self.config
         chan = self.pjsip_channel(
             cfg.trunk,
-            context=cfg.inbound_context,
+            context=cfg.direct_context if plan.direct else cfg.inbound_context,
             exten=plan.did,
             state=4,
             linkedid=None,
@@ -1139,7 +1150,7 @@ class Pbx:
             call=call,
         )
         call.linkedid, call.caller, call.runner = chan.linkedid, chan, chan
-        self.spawn(self._inbound(call))
+        self.spawn(self._direct(call) if plan.direct else self._inbound(call))
         self.spawn(self._remote_caller(call))
 
     def _answer_inbound(self, call: Call) -> None:
@@ -1300,37 +1311,118 @@ class Pbx:
         if status == "HANGUP" or self.gone(run):
             self.hangup_self(run)
             return
-        queue = run.variables.get("CTI_QUEUE", "")
         if cfg.style == "recordings":
+            queue = run.variables.get("CTI_QUEUE", "")
             reason = run.variables.get("CTI_REASON", "")
             self.app(run, 5, "NoOp", f"AGI said queue={queue} reason={reason}")
-            priority = 6
-        else:
-            agent = run.variables.get("CTI_AGENT", "")
-            self.app(run, 5, "GotoIf", f"{int(status != 'SUCCESS')}?queue")
-            served = run.variables.get("CTI_IVR_RESULT") == "self_served"
-            if status == "SUCCESS" and served:
-                self.app(run, 6, "GotoIf", "1?done")
+            self.app(run, 6, "Queue", f"{queue},{cfg.queue_options},,,{cfg.queue_max_wait}")
+            result = yield from self._queue(call, queue, cfg.queue_max_wait)
+            if result in ("timeout", "unknown") and not self.gone(run):
                 self.app(run, 7, "Hangup")
+            if run.alive:
                 self.hangup_self(run)
+            return
+        self.app(run, 5, "GotoIf", f"{int(status != 'SUCCESS')}?cti-route,s,queue")
+        if status == "SUCCESS" and run.variables.get("CTI_IVR_RESULT") == "self_served":
+            self.app(run, 6, "GotoIf", "1?done")
+            self.app(run, 8, "Hangup")
+            self.hangup_self(run)
+            return
+        if status == "SUCCESS":
+            self.app(run, 9, "Goto", f"{ROUTE_CONTEXT},s,1")
+        yield from self._route(call, agent_first=status == "SUCCESS")
+
+    def _direct(self, call: Call) -> Proc:
+        """``[cti-direct]``: answer, ask the server (``CTI_WAIT``), wait for ``Redirect``."""
+        run, plan, cfg = call.runner, call.plan, self.config
+        assert run is not None
+        self.app(run, 1, "NoOp", f"Direct call from {plan.caller}")
+        self.app(run, 2, "Answer")
+        self._answer_inbound(call)
+        run.answered.fire()
+        yield 0.0
+        if not self.gone(run):
+            self.app(run, 3, "Set", "CTI_WAIT=routing")
+            self.varset(run, "CTI_WAIT", "routing")
+            self.app(run, 4, "MusicOnHold", f",{cfg.route_wait:g}")
+            yield Wait((run.redirected, run.hangup_requested), timeout=cfg.route_wait)
+        call.ivr_done.fire("SUCCESS")
+        if self.gone(run):
+            self.hangup_self(run)
+            return
+        if run.redirected.fired:
+            yield from self._route(call, agent_first=run.redirected.value.endswith(",1"))
+            return
+        self.app(run, 5, "NoOp", "No routing decision in time: on to the default queue")
+        self.app(run, 6, "Goto", f"{ROUTE_CONTEXT},s,queue")
+        yield from self._route(call, agent_first=False)
+
+    def _route(self, call: Call, *, agent_first: bool) -> Generator[Step, Signal | None, None]:
+        """``[cti-route]``: the chosen agent, then the queue, its overflow, the default."""
+        run, cfg = call.runner, self.config
+        assert run is not None
+        agent = run.variables.get("CTI_AGENT", "") if agent_first else ""
+        queue = run.variables.get("CTI_QUEUE", "")
+        if agent_first:
+            self.update(run, context=ROUTE_CONTEXT, exten="s", priority=1, appl="GotoIf")
+            self.app(run, 1, "GotoIf", f"{int(not agent)}?queue")
+        else:
+            self.update(run, context=ROUTE_CONTEXT, exten="s", priority=6, appl="GotoIf")
+            self.app(run, 6, "GotoIf", f"{int(not queue)}?fallback")
+        if agent:
+            self.app(run, 4, "Dial", f"{agent},{cfg.dial_timeout}")
+            result = yield from self._dial(call, agent, float(cfg.dial_timeout))
+            if result != "continue":
                 return
-            if status == "SUCCESS":
-                self.app(run, 6, "GotoIf", f"{int(not agent)}?queue")
-                if agent:
-                    self.app(run, 7, "Dial", f"{agent},{cfg.dial_timeout}")
-                    result = yield from self._dial(call, agent, float(cfg.dial_timeout))
-                    if result != "continue":
-                        return
-            queue = queue or cfg.default_queue
-            self.app(run, 8, "Set", f"CTI_QUEUE={queue}")
+        if queue not in self.queues:
+            queue = cfg.default_queue
+            self.app(run, 16, "Set", f"CTI_QUEUE={queue}")
             self.varset(run, "CTI_QUEUE", queue)
-            priority = 9
-        self.app(run, priority, "Queue", f"{queue},{cfg.queue_options},,,{cfg.queue_max_wait}")
-        result = yield from self._queue(call, queue, cfg.queue_max_wait)
+        spill = run.variables.get("CTI_OVERFLOW_QUEUE", "")
+        after = run.variables.get("CTI_OVERFLOW_AFTER", "")
+        wait = int(after) if spill and after.isdigit() else cfg.queue_max_wait
+        self.app(run, 8, "Queue", f"{queue},{cfg.queue_options},,,{wait}")
+        result = yield from self._queue(call, queue, wait)
+        if result == "timeout" and spill in self.queues and not self.gone(run):
+            self.app(run, 11, "Set", f"CTI_QUEUE={spill}")  # (overflow)
+            self.varset(run, "CTI_QUEUE", spill)
+            call.timed_out = False
+            self.app(run, 8, "Queue", f"{spill},{cfg.queue_options},,,{cfg.queue_max_wait}")
+            result = yield from self._queue(call, spill, cfg.queue_max_wait)
         if result in ("timeout", "unknown") and not self.gone(run):
-            self.app(run, priority + 1, "Hangup")
+            self.app(run, 18, "Hangup")
         if run.alive:
             self.hangup_self(run)
+
+    def setvar(self, name: str, variable: str, value: str) -> str | None:
+        """AMI ``Setvar`` on a live channel; Asterisk's error message, or None."""
+        if not variable:
+            return "No variable specified"
+        chan = self.find_channel(name) if name else None
+        if name and chan is None:
+            return "No such channel"
+        if chan is not None:
+            self.varset(chan, variable, value)
+        else:
+            self.globals[variable] = value
+        return None
+
+    def redirect(self, name: str, context: str, exten: str, priority: str) -> str | None:
+        """AMI ``Redirect`` of a channel waiting in the dialplan; Asterisk's error, or None."""
+        for missing, what in ((name, "Channel"), (context, "Context"), (exten, "Exten")):
+            if not missing:
+                return f"{what} not specified"
+        if not priority:
+            return "Priority not specified"
+        if priority.lstrip("-").isdigit() and int(priority) < 1:
+            return "Priority is invalid"  # a name is a label, found in the dialplan
+        chan = self.find_channel(name)
+        if chan is None:
+            return f"Channel does not exist: {name}"
+        if self.gone(chan):
+            return "Redirect failed, channel not up."
+        chan.redirected.fire(f"{context},{exten},{priority}")
+        return None
 
     # -- FastAGI --------------------------------------------------------------------
 

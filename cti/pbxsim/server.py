@@ -551,7 +551,27 @@ class PbxSimulator:
             "command": self._command,
             "originate": self._originate,
             "events": self._events,
+            "setvar": self._setvar,
+            "redirect": self._redirect,
         }
+
+    def _setvar(self, session: Session, action: dict[str, str], aid: str) -> None:
+        error = self.pbx.setvar(
+            action.get("Channel", ""), action.get("Variable", ""), action.get("Value", "")
+        )
+        self._reply(
+            session, render_error(aid, error) if error else render_success(aid, "Variable Set")
+        )
+
+    def _redirect(self, session: Session, action: dict[str, str], aid: str) -> None:
+        error = self.pbx.redirect(
+            action.get("Channel", ""),
+            action.get("Context", ""),
+            action.get("Exten", ""),
+            action.get("Priority", ""),
+        )
+        reply = render_error(aid, error) if error else render_success(aid, "Redirect successful")
+        self._reply(session, reply)
 
     def _challenge(self, session: Session, action: dict[str, str], aid: str) -> None:
         if action.get("AuthType", "").lower() != "md5":

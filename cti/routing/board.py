@@ -6,6 +6,17 @@ and why, ringing, on a call or free; it says so in ``QueueMemberAdded`` / ``Remo
 read-back. The board folds those into one ``Agent`` per person (an agent is in several
 queues at once) and hands every change to routing. Wrap-up (``Wrapuptime`` after a call)
 counts as busy. An agent in wrap-up is ``available`` with a ``wrap_until`` routing respects.
+
+It also keeps each queue's outlook for a caller about to join: how many wait and since
+when (``QueueCallerJoin`` / ``Leave`` / ``Abandon``, ``QueueEntry``), and the queue's
+average hold time, kept as app_queue's ``recalc_holdtime`` keeps it: until a call in
+the queue has been completed or abandoned, the last answered caller's ``HoldTime``;
+after that each one moves the integer average a quarter of the way. Events can reach
+AMI later than app_queue counted the call they tell of, so the figure may stray a
+little between read-backs; each ``QueueParams`` resets it to Asterisk's own. That
+average is what Asterisk announces to a waiting caller as the expected wait
+(``announce-holdtime``), so routing quotes the same figure.
+
 Pure code: events in, agents out.
 """
 
@@ -27,6 +38,9 @@ MEMBER_EVENTS = frozenset(
         "QueueMemberStatus",
         "AgentComplete",
     }
+)
+CALLER_EVENTS = frozenset(
+    {"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect"}
 )
 """What the board reads besides the ``QueueStatus`` read-back."""
 
@@ -61,6 +75,15 @@ class _Member:
     talk_since: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    """What a caller joining a queue now can expect."""
+
+    position: int
+    expected_wait: int | None
+    """Seconds: the queue's average hold time (``None`` before any call was answered)."""
+
+
 class AgentBoard:
     """Queue-member events in, one ``Agent`` per person out (through ``on_change``)."""
 
@@ -69,6 +92,22 @@ class AgentBoard:
         self._profiles: dict[str, AgentProfile] = {}
         self._members: dict[str, _Member] = {}
         self._now = 0.0
+        self._waiting: dict[str, dict[str, float]] = {}
+        """Queue to the callers in it (``Uniqueid``) and when each joined."""
+        self._holdtime: dict[str, int] = {}
+        self._finished: dict[str, int] = {}
+        """Calls completed or abandoned per queue (for the first-sample rule)."""
+
+    def oldest_waits(self, now: float) -> dict[str, float]:
+        """Seconds each queue's longest-waiting caller has waited."""
+        return {q: now - min(c.values()) for q, c in self._waiting.items() if c}
+
+    def outlook(self, queue: str) -> Outlook:
+        """Position and expected wait for a caller joining ``queue`` now."""
+        return Outlook(
+            position=len(self._waiting.get(queue, ())) + 1,
+            expected_wait=self._holdtime.get(queue) or None,
+        )
 
     def set_profiles(self, profiles: Iterable[AgentProfile]) -> None:
         """Know (again) who sits behind each interface."""
@@ -97,6 +136,9 @@ class AgentBoard:
     def on_event(self, msg: Mapping[str, str], now: float) -> None:
         """Apply one AMI event (others are ignored)."""
         kind = msg.get("Event")
+        if kind in CALLER_EVENTS:
+            self._on_caller(kind, msg, now)
+            return
         if kind not in MEMBER_EVENTS:
             return
         self._now = max(self._now, now)
@@ -108,6 +150,7 @@ class AgentBoard:
         if kind == "QueueMemberRemoved":
             member.queues.discard(queue)
         elif kind == "AgentComplete":
+            self._finished[queue] = self._finished.get(queue, 0) + 1
             wrap = _number(msg.get("Wrapuptime"))
             member.wrap_until = now + wrap if wrap else 0.0
             member.last_call = now
@@ -119,8 +162,44 @@ class AgentBoard:
             _read_member(member, msg)
         self._publish(interface)
 
-    def on_snapshot(self, members: Iterable[Mapping[str, str]]) -> None:
+    def _on_caller(self, kind: str, msg: Mapping[str, str], now: float) -> None:
+        queue, caller = msg.get("Queue", ""), msg.get("Uniqueid", "")
+        if kind == "QueueCallerJoin":
+            self._waiting.setdefault(queue, {})[caller] = now
+            return
+        self._waiting.get(queue, {}).pop(caller, None)
+        if kind == "QueueCallerAbandon":
+            self._finished[queue] = self._finished.get(queue, 0) + 1
+        elif kind == "AgentConnect":
+            held = int(_number(msg.get("HoldTime")))
+            if not self._finished.get(queue):
+                self._holdtime[queue] = held
+            else:
+                self._holdtime[queue] = (3 * self._holdtime.get(queue, 0) + held) >> 2
+
+    def holdtime(self, queue: str) -> int:
+        """The queue's average hold time in seconds, as Asterisk keeps it."""
+        return self._holdtime.get(queue, 0)
+
+    def on_snapshot(
+        self,
+        members: Iterable[Mapping[str, str]],
+        entries: Iterable[Mapping[str, str]] = (),
+        params: Iterable[Mapping[str, str]] = (),
+        now: float = 0.0,
+    ) -> None:
         """Replace what is known with a ``QueueStatus`` read-back."""
+        self._waiting = {}
+        for entry in entries:
+            waited = _number(entry.get("Wait"))
+            queue = self._waiting.setdefault(entry.get("Queue", ""), {})
+            queue[entry.get("Uniqueid", "")] = now - waited
+        for queue_params in params:
+            name = queue_params.get("Queue", "")
+            self._holdtime[name] = int(_number(queue_params.get("Holdtime")))
+            self._finished[name] = int(
+                _number(queue_params.get("Completed")) + _number(queue_params.get("Abandoned"))
+            )
         self._members = {}
         for msg in members:
             interface = (msg.get("Location") or msg.get("Interface") or "").lower()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -87,6 +87,10 @@ class Decision:
     why: tuple[str, ...]
     overflow_after: int | None = None
     overflow_queue: str | None = None
+    position: int | None = None
+    """With no agent free: the caller's place in the queue on joining it now."""
+    expected_wait: int | None = None
+    """With no agent free: seconds the queue keeps callers on average (Asterisk's figure)."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -101,6 +105,8 @@ class Decision:
                 if self.overflow_after is not None
                 else None
             ),
+            "position": self.position,
+            "expected_wait_seconds": self.expected_wait,
         }
 
 
@@ -110,6 +116,9 @@ class Router:
     def __init__(self, rules: RoutingRules, agents: Iterable[Agent] = ()) -> None:
         self.rules = rules
         self.zone = ZoneInfo(rules.timezone)
+        days = [h.day() for h in rules.holidays]
+        self._holidays = {d for d in days if isinstance(d, date)}
+        self._every_year = {d for d in days if isinstance(d, tuple)}
         self._by_id = {r.id: r for r in rules.rules}
         ordered = sorted(rules.rules, key=lambda r: r.priority)
         self._any_reason = [r for r in ordered if r.when.reason is None]
@@ -136,6 +145,10 @@ class Router:
     def agent(self, username: str) -> Agent | None:
         return self._agents.get(username)
 
+    def is_holiday(self, day: date) -> bool:
+        """Whether the site keeps ``day`` (its local date) as a holiday."""
+        return day in self._holidays or (day.month, day.day) in self._every_year
+
     def decide(self, call: CallFacts, now: datetime) -> Decision:
         """The rule that applies and the agent to ring (or None: the queue)."""
         local = now.astimezone(self.zone)
@@ -154,6 +167,8 @@ class Router:
         if when.language is not None and call.language not in when.language:
             return False
         if when.rescue is not None and call.rescue != when.rescue:
+            return False
+        if when.holiday is not None and when.holiday != self.is_holiday(local.date()):
             return False
         if when.hours is not None:
             days, start, end = when.hours.window()

@@ -17,10 +17,15 @@ A document an admin edits, checked in full before it is saved::
 when every condition it names holds (a list means "one of"); the lowest ``priority``
 number wins. Refused on save: a skill or overflow target nobody declared, two rules of
 one priority that can match the same call, an overflow that comes back to itself.
+
+``holidays`` lists the site's days off (``2026-12-31``, or ``01-01`` for every year); a
+rule with ``"when": {"holiday": true}`` applies on those days only, ``false`` on the
+others (with ``hours`` for the time of day).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from datetime import time
 from typing import Annotated, Any
@@ -78,8 +83,34 @@ class When(_Strict):
     language: list[str] | None = Field(None, min_length=1)
     rescue: bool | None = None
     hours: Hours | None = None
+    holiday: bool | None = None
+    """``true``: only on the site's holidays (``holidays``); ``false``: only on other days."""
     queue_wait_over: int | None = Field(None, ge=0, le=86400)
     """Seconds the skill's queue has been keeping its oldest caller waiting."""
+
+
+class Holiday(_Strict):
+    """A day the site keeps as a holiday: one date, or the same day every year."""
+
+    date: str = Field(pattern=r"^(\d{4}-)?\d{2}-\d{2}$")
+    """``2026-12-31`` (that day) or ``01-01`` (every year)."""
+    name: str = Field("", max_length=64)
+
+    @model_validator(mode="after")
+    def _check(self) -> Holiday:
+        try:
+            self.day()
+        except ValueError as exc:
+            raise ValueError(f"{self.date!r} is not a date") from exc
+        return self
+
+    def day(self) -> dt.date | tuple[int, int]:
+        """The date, or (month, day) for a holiday kept every year."""
+        if len(self.date) == 10:
+            return dt.date.fromisoformat(self.date)
+        month, day = int(self.date[:2]), int(self.date[3:])
+        dt.date(2000, month, day)  # a leap year: 02-29 is a day some years have
+        return month, day
 
 
 class Target(_Strict):
@@ -112,6 +143,8 @@ class RoutingRules(_Strict):
     """Prefer the agent who last served the contact on any channel within this many days."""
     timezone: str = "UTC"
     """The site's time zone for ``hours`` (an IANA name such as ``Europe/Moscow``)."""
+    holidays: list[Holiday] = Field(default_factory=list, max_length=1000)
+    """The site's calendar of days off, for ``when.holiday``."""
     rules: list[Rule] = Field(default_factory=list, max_length=2000)
     default: Target
 
@@ -190,6 +223,8 @@ def _can_both_match(a: When, b: When) -> bool:
         if left is not None and right is not None and not set(left) & set(right):
             return False
     if a.rescue is not None and b.rescue is not None and a.rescue != b.rescue:
+        return False
+    if a.holiday is not None and b.holiday is not None and a.holiday != b.holiday:
         return False
     if a.hours is not None and b.hours is not None:
         days_a, from_a, to_a = a.hours.window()

@@ -18,10 +18,20 @@ from typing import Any
 from cti.contacts.dossier import Dossier, DossierService
 from cti.routing.board import AgentBoard, AgentProfile
 from cti.routing.engine import Agent, AgentState, CallFacts, Decision, Router
+from cti.routing.predict import Prediction, predict_reason
 from cti.routing.rules import RoutingRules, parse_routing
 from cti.store.rulesets import LiveDocument, RuleSetStore
 
 RULES_NAME = "routing"
+ROUTING_VARIABLES = (
+    "CTI_REASON_CONFIDENCE",
+    "CTI_AGENT",
+    "CTI_RULE",
+    "CTI_OVERFLOW_AFTER",
+    "CTI_OVERFLOW_QUEUE",
+    "CTI_ROUTE",
+)
+"""Channel variables of a routing decision, beside ``CTI_QUEUE`` and ``CTI_REASON``."""
 
 
 def default_routing() -> dict[str, Any]:
@@ -79,18 +89,33 @@ class RoutingService:
         self._rules.value.add_agent(agent)
 
     async def decide(self, call: CallFacts, now: datetime | None = None) -> Decision:
+        """The decision for ``call``; with nobody free, where the caller will stand in line.
+
+        Queue waits the facts leave out are taken from the live board.
+        """
         router = await self._rules.current()
-        return router.decide(call, now or datetime.now(UTC))
+        moment = now or datetime.now(UTC)
+        if not call.queue_waits:
+            call = replace(call, queue_waits=self.board.oldest_waits(moment.timestamp()))
+        decision = router.decide(call, moment)
+        if decision.agent is not None:
+            return decision
+        outlook = self.board.outlook(decision.queue)
+        return replace(decision, position=outlook.position, expected_wait=outlook.expected_wait)
 
     async def simulate(
         self, dossiers: DossierService, number: str, reason: str | None = None
     ) -> dict[str, Any]:
         """Where a call from ``number`` would go right now, and why."""
         view = await dossiers.for_caller(number)
-        facts = call_facts(view.dossier, reason)
-        decision = await self.decide(facts)
+        now = datetime.now(UTC)
+        prediction = predict_reason(reason, view.dossier, now)
+        facts = call_facts(view.dossier, prediction.reason)
+        waits = self.board.oldest_waits(now.timestamp())
+        decision = await self.decide(replace(facts, queue_waits=waits), now)
         return {
             "caller": view.identification.to_dict(),
+            "reason": prediction.to_dict(),
             "facts": {
                 "reason": facts.reason,
                 "tier": facts.tier,
@@ -98,6 +123,7 @@ class RoutingService:
                 "rescue": facts.rescue,
                 "language": facts.language,
                 "last_agents": [name for name, _ in facts.last_agents],
+                "queue_waits": {queue: round(wait) for queue, wait in waits.items()},
             },
             "decision": decision.to_dict(),
             "rules_version": self.version,
@@ -119,3 +145,28 @@ def call_facts(dossier: Dossier | None, reason: str | None = None) -> CallFacts:
         language=facts.language,
         last_agents=served,
     )
+
+
+def handover(prediction: Prediction, decision: Decision) -> dict[str, str]:
+    """A decision as the channel variables the dialplan (``cti-route``) reads.
+
+    ``CTI_ROUTE`` says it in words: the rule, the reason with how sure and why, and how
+    the agent or queue was chosen (at most 250 characters).
+    """
+    words = [f"rule {decision.rule}", prediction.describe(), *decision.why[1:]]
+    variables = {
+        "CTI_QUEUE": decision.queue,
+        "CTI_REASON_CONFIDENCE": (
+            f"{prediction.confidence:.2f}" if prediction.reason is not None else ""
+        ),
+        "CTI_AGENT": decision.agent.interface if decision.agent else "",
+        "CTI_RULE": decision.rule,
+        "CTI_OVERFLOW_AFTER": (
+            str(decision.overflow_after) if decision.overflow_after is not None else ""
+        ),
+        "CTI_OVERFLOW_QUEUE": decision.overflow_queue or "",
+        "CTI_ROUTE": "; ".join(words)[:250],
+    }
+    if prediction.reason is not None:
+        variables["CTI_REASON"] = prediction.reason
+    return variables

@@ -227,5 +227,7 @@ async def test_routing_picks_the_agent_and_says_why(ivr: Ivr) -> None:
         "delivery_booking",
     )
     assert got["CTI_ROUTE"] == (
-        "rule delivery; reason delivery_booking (0.95: chosen in the IVR); dan: sales level 3"
+        "rule delivery; reason delivery_booking (0.90: chosen in the IVR); dan: sales level 3"
     )
+    assert (got["CTI_REASON_CONFIDENCE"], got["CTI_RULE"]) == ("0.90", "delivery")
+    assert got["CTI_OVERFLOW_AFTER"] == got["CTI_OVERFLOW_QUEUE"] == ""

@@ -60,7 +60,9 @@ async def test_a_valuable_customer_with_a_complaint_goes_to_a_senior(staffed: Ap
         "rescue": True,
         "language": None,
         "last_agents": ["bob"],
+        "queue_waits": {},
     }
+    assert result["reason"]["id"] == "complaint"  # type: ignore[index]
 
 
 async def test_the_ivr_reason_wins_and_a_paused_agent_is_skipped(staffed: Api) -> None:
@@ -69,6 +71,8 @@ async def test_the_ivr_reason_wins_and_a_paused_agent_is_skipped(staffed: Api) -
     debt = await simulate(staffed, "8 916 123-45-67", reason="debt")
     assert debt["decision"]["agent"] is None  # type: ignore[index]
     assert "no free agent with billing" in debt["decision"]["why"][-1]  # type: ignore[index]
+    assert debt["decision"]["position"] == 1  # type: ignore[index]
+    assert debt["reason"]["confidence"] == 0.9  # type: ignore[index]
     stranger = await simulate(staffed, "anonymous")
     assert stranger["decision"]["rule"] == "default"  # type: ignore[index]
 

@@ -262,8 +262,12 @@ def test_direct_dial_of_the_agent_chosen_by_the_ivr() -> None:
     config = PbxConfig.production(missing_prompts=frozenset())
     stream = messages(run_calls([(0.0, plan)], config=config).raw, banner=False)
     assert [m["Value"] for m in stream if m.get("Variable") == "AGISTATUS"] == ["SUCCESS"]
-    apps = [m["AppData"] for m in stream if m["Event"] == "Newexten" and m["Priority"] == "7"]
-    assert apps == ["PJSIP/1002,15"]
+    dials = [
+        (m["Context"], m["Priority"], m["AppData"])
+        for m in stream
+        if m["Event"] == "Newexten" and m["Application"] == "Dial"
+    ]
+    assert dials == [("cti-route", "4", "PJSIP/1002,15")]
     dial = [
         (m["Event"], m.get("DialString") or m.get("DialStatus"))
         for m in stream

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cti.ami.protocol import AmiFramer, parse_message
-from cti.routing.board import AgentBoard, AgentProfile
+from cti.routing.board import AgentBoard, AgentProfile, Outlook
 from cti.routing.engine import Agent, AgentState
 from tests.conftest import capture_bytes
 
@@ -122,3 +122,49 @@ def test_occupancy_is_talk_time_over_time_logged_in() -> None:
     assert seen[-1].occupancy == pytest.approx(0.3)
     b.on_event({**done, "TalkTime": "200"}, now=3000.0)
     assert seen[-1].occupancy == pytest.approx(0.25)
+
+
+def test_queue_figures_agree_with_asterisks_own_read_back() -> None:
+    """The callers waiting, folded from the events of a burst of 30 calls, equal the
+    ``QueueParams`` Asterisk sent in the middle of it; the read-back's hold time wins."""
+    b, _ = board()
+    framer = AmiFramer()
+    read_back: dict[str, list[dict[str, str]]] = {}
+    for now, raw in enumerate(framer.feed(capture_bytes("burst30"))):
+        msg = parse_message(raw)
+        if msg is None:
+            continue
+        kind = msg.get("Event", "")
+        if kind in ("QueueParams", "QueueMember", "QueueEntry"):
+            if kind == "QueueParams":
+                assert b.outlook(msg["Queue"]).position == int(msg["Calls"]) + 1
+            read_back.setdefault(kind, []).append(dict(msg))
+        elif kind == "QueueStatusComplete":
+            entries, params = read_back.get("QueueEntry", []), read_back["QueueParams"]
+            b.on_snapshot(read_back["QueueMember"], entries, params, now=float(now))
+            for queue in params:
+                assert b.holdtime(queue["Queue"]) == int(queue["Holdtime"])
+                assert b.outlook(queue["Queue"]).position == int(queue["Calls"]) + 1
+        else:
+            b.on_event(msg, now=float(now))
+    assert len(read_back["QueueParams"]) >= 2
+    assert b.outlook("sales").position == 1
+
+
+def test_a_read_back_gives_the_oldest_wait_and_the_expected_wait() -> None:
+    b, _ = board()
+    b.on_snapshot(
+        [],
+        entries=[
+            {"Queue": "sales", "Uniqueid": "1.1", "Wait": "40"},
+            {"Queue": "sales", "Uniqueid": "1.2", "Wait": "5"},
+        ],
+        params=[{"Queue": "sales", "Holdtime": "30", "Completed": "3", "Abandoned": "1"}],
+        now=1000.0,
+    )
+    assert b.oldest_waits(1010.0) == {"sales": 50.0}
+    assert b.outlook("sales") == Outlook(position=3, expected_wait=30)
+    connect = {"Event": "AgentConnect", "Queue": "sales", "Uniqueid": "1.1", "HoldTime": "50"}
+    b.on_event(connect, now=1010.0)
+    assert b.outlook("sales") == Outlook(position=2, expected_wait=35)  # (3 * 30 + 50) >> 2
+    assert b.outlook("billing") == Outlook(position=1, expected_wait=None)

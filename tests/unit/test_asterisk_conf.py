@@ -99,9 +99,12 @@ QUEUE_KEYWORDS = {
 }
 """Per-queue keywords app_queue 22 accepts (a subset); others only draw warnings."""
 
-APPLICATIONS = {"Answer", "NoOp", "Set", "AGI", "GotoIf", "Goto", "Dial", "Queue", "Hangup"}
-FUNCTIONS = {"CALLERID", "TIMEOUT", "DEVICE_STATE", "QUEUE_EXISTS"}
-SET_BY_IVR = set(HANDED_OVER)
+APPLICATIONS = {
+    *("Answer", "NoOp", "Set", "AGI", "GotoIf", "Goto", "Dial", "Queue", "Hangup"),
+    "MusicOnHold",
+}
+FUNCTIONS = {"CALLERID", "TIMEOUT", "DEVICE_STATE", "QUEUE_EXISTS", "IF"}
+SET_BY_IVR = set(HANDED_OVER) | {"CTI_WAIT"}
 
 
 def load(path: Path) -> ConfigFile:
@@ -327,18 +330,38 @@ def test_every_jump_lands_on_an_existing_label() -> None:
 
 def test_the_inbound_context_fails_open_to_the_default_queue() -> None:
     inbound = [s for s in steps() if s.context == "cti-inbound"]
+    route = [(s.application, s.arguments) for s in steps() if s.context == "cti-route"]
     flow = [(s.application, s.arguments) for s in inbound if s.exten == "s"]
     applications = [a for a, _ in flow]
-    assert applications.index("AGI") < applications.index("Dial") < applications.index("Queue")
+    assert applications.index("AGI") < applications.index("Goto")
     (agi,) = [args for app, args in flow if app == "AGI"]
     assert agi == "agi://${CTI_AGI_HOST}:${CTI_AGI_PORT}/ivr"
-    checks = " ".join(args for app, args in flow if app == "GotoIf")
+    checks = " ".join(args for app, args in flow + route if app == "GotoIf")
     assert '"${AGISTATUS}" != "SUCCESS"' in checks and "QUEUE_EXISTS" in checks
-    assert ("Set", "CTI_QUEUE=${CTI_DEFAULT_QUEUE}") in flow
+    assert ("Set", "CTI_QUEUE=${CTI_DEFAULT_QUEUE}") in route
     assert ("Set", "AGIEXITONHANGUP=yes") in flow
-    assert ("Dial", "${CTI_AGENT},15") in flow
+    assert [a for a, _ in route].index("Dial") < [a for a, _ in route].index("Queue")
+    assert ("Dial", "${CTI_AGENT},15") in route
     timeout = [s for s in inbound if s.exten == "T"]
-    assert timeout and targets(timeout[-1]) == [("cti-inbound", "s", "queue")]
+    assert timeout and targets(timeout[-1]) == [("cti-route", "s", "queue")]
+
+
+def test_overflow_moves_a_waiting_caller_to_the_next_queue() -> None:
+    route = [s for s in steps() if s.context == "cti-route"]
+    (first, *_) = [s for s in route if s.application == "Queue"]
+    assert first.label == "chosen" and "${CTI_OVERFLOW_AFTER}" in first.arguments
+    (overflow,) = [s for s in route if s.label == "overflow"]
+    assert overflow.arguments == "CTI_QUEUE=${CTI_OVERFLOW_QUEUE}"
+    checks = [s.arguments for s in route if s.application == "GotoIf"]
+    assert any('"${QUEUESTATUS}" = "TIMEOUT"' in c and c.endswith("?overflow") for c in checks)
+
+
+def test_a_direct_call_waits_for_the_servers_redirect_then_fails_open() -> None:
+    direct = [(s.application, s.arguments) for s in steps() if s.context == "cti-direct"]
+    assert ("Set", "CTI_WAIT=routing") in direct
+    assert ("MusicOnHold", ",${CTI_ROUTE_WAIT_SECONDS}") in direct
+    (last,) = [s for s in steps() if s.context == "cti-direct"][-1:]
+    assert targets(last) == [("cti-route", "s", "queue")]
 
 
 def test_every_cti_variable_read_is_defined() -> None:

@@ -131,6 +131,21 @@ def test_hours_and_queue_wait_conditions() -> None:
     assert r.decide(CallFacts(reason="debt"), evening).rule == "night"
 
 
+def test_the_holiday_calendar() -> None:
+    document = shipped()
+    document["holidays"] = [{"date": "01-01", "name": "New Year"}, {"date": "2026-11-24"}]
+    document["rules"] = [
+        {"id": "closed", "priority": 1, "when": {"holiday": True}, "target": {"skill": "sales"}},
+        {"id": "open", "priority": 1, "when": {"holiday": False}, "target": {"skill": "support"}},
+    ]
+    r = router(document=document)
+    assert r.decide(CallFacts(), NOW).rule == "open"
+    tuesday = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    assert r.decide(CallFacts(), tuesday).rule == "closed"
+    new_year = datetime(2027, 12, 31, 21, 30, tzinfo=UTC)  # 00:30 on 1 January in Moscow
+    assert r.decide(CallFacts(), new_year).rule == "closed"
+
+
 def rules_with(change: Any) -> dict[str, Any]:
     document = copy.deepcopy(shipped())
     change(document)
@@ -167,6 +182,13 @@ def rules_with(change: Any) -> dict[str, Any]:
             "'from' must be before 'to'",
         ),
         (lambda d: d["skills"].update(sales="sales; Dial(x)"), "String should match"),
+        (lambda d: d.update(holidays=[{"date": "02-30"}]), "'02-30' is not a date"),
+        (
+            lambda d: d["rules"].append(
+                {"id": "x", "priority": 30, "when": {"holiday": True}, "target": {"skill": "sales"}}
+            ),
+            "overlaps rules.delivery at priority 30",
+        ),
     ],
 )
 def test_bad_rules_are_refused_with_the_reason(change: Any, problem: str) -> None:
