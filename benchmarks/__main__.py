@@ -10,10 +10,10 @@ from pathlib import Path
 
 from benchmarks.common import Row, machine, table
 
-MODULES = ("ami_ingest", "agi", "speech", "contacts", "routing")
+MODULES = ("ami_ingest", "agi", "speech", "contacts", "routing", "screenpop")
 """The benchmarks ``python -m benchmarks`` runs, in this order. Add a module here once it
 exposes ``run(quick: bool) -> list[Row]``; until then it runs only when named."""
-HELPERS = {"__init__", "__main__", "common", "fake_ami"}
+HELPERS = {"__init__", "__main__", "common", "fake_ami", "pop_ami", "pop_clients"}
 
 
 def available() -> list[str]:

@@ -38,6 +38,10 @@ from ivr.prompts import NameGreeter
 from ivr.speech.exceptions import SpeechUnavailable
 from ivr.speech.recognizer import SpeechModel
 from ivr.speech.service import AudioSocketSpeech
+from screenpop.hub import Hub
+from screenpop.service import PopService
+from screenpop.state import create_pop_state
+from screenpop.web import mount as mount_screenpop
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,8 @@ class Runtime:
     dossiers: DossierService
     routing: RoutingService
     direct: DirectRouter
+    pops: PopService
+    hub: Hub
     speech: AudioSocketSpeech | None = None
     on_start: list[Hook] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -69,17 +75,21 @@ class Runtime:
         if self.settings.database.auto_migrate:
             await upgrade(self.settings.database.url)
         await self.bus.start()
+        await self.hub.start()
         await self.writer.start()
         self.routing.load_profiles(await agent_profiles(self.sessionmaker))
         await self._start_speech()
         await self.agi.start()
         for hook in self.on_start:
             await hook(self)
-        self.tasks.append(asyncio.create_task(self.ami.run(), name="ami"))
-        bridge = run_bridge(
-            self.ami, self.service, self.routing.board, watchers=[self.direct.on_event]
-        )
-        self.tasks.append(asyncio.create_task(bridge, name="bridge"))
+        if self.settings.ami.enabled:
+            self.tasks.append(asyncio.create_task(self.ami.run(), name="ami"))
+            bridge = run_bridge(
+                self.ami, self.service, self.routing.board, watchers=[self.direct.on_event]
+            )
+            self.tasks.append(asyncio.create_task(bridge, name="bridge"))
+        else:
+            log.info("AMI is left to another process (CTI_AMI_ENABLED=false)")
         freeze_startup_heap()
 
     async def stop(self) -> None:
@@ -91,11 +101,14 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.direct.aclose()
+        await self.pops.aclose()
+        await self.hub.close()
         await self.agi.close()
         if self.speech is not None:
             await self.speech.close()
         await self.writer.close()
         await self.dossiers.aclose()
+        await self.pops.state.close()
         await self.bus.close()
         await self.engine.dispose()
         gc.unfreeze()  # what start-up kept out of collections may now be collected
@@ -151,6 +164,10 @@ def build_runtime(settings: Settings) -> Runtime:
         routing=routing,
     )
     agi = AgiServer({"ivr": ivr}, host=settings.agi.host, port=settings.agi.port)
+    pop_state = create_pop_state(settings.redis.url)
+    pops = PopService(bus, pop_state, dossiers, routing.username_of)
+    service.listeners.append(pops.on_call_event)
+    routing.watchers.append(pops.on_agent)
     return Runtime(
         settings=settings,
         bus=bus,
@@ -164,6 +181,8 @@ def build_runtime(settings: Settings) -> Runtime:
         dossiers=dossiers,
         routing=routing,
         direct=DirectRouter(ami, routing, dossiers),
+        pops=pops,
+        hub=Hub(bus, pop_state),
     )
 
 
@@ -187,7 +206,9 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         dossiers=runtime.dossiers,
         routing_service=runtime.routing,
         ami=runtime.ami,
+        screens=runtime.pops,
     )
+    mount_screenpop(app, runtime.hub)
     app.state.runtime = runtime
     app.state.metrics = lambda: runtime_metrics(runtime)
     return app

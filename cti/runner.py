@@ -59,8 +59,8 @@ async def serve(settings: Settings) -> None:
     await serve_app(build_app(settings), settings)
 
 
-async def serve_app(app: FastAPI, settings: Settings) -> None:
-    """Serve an application with uvicorn on the configured address."""
+def http_server(app: FastAPI, settings: Settings) -> uvicorn.Server:
+    """The HTTP and WebSocket server for ``app`` on the configured address."""
     config = uvicorn.Config(
         app,
         host=settings.http.host,
@@ -68,8 +68,16 @@ async def serve_app(app: FastAPI, settings: Settings) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
+        ws_max_size=64 * 1024,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
     )
-    await uvicorn.Server(config).serve()
+    return uvicorn.Server(config)
+
+
+async def serve_app(app: FastAPI, settings: Settings) -> None:
+    """Serve an application with uvicorn on the configured address."""
+    await http_server(app, settings).serve()
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:

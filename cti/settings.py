@@ -19,6 +19,11 @@ DEMO_SECRET_KEY = "demo-insecure-secret-key-change-me"
 class AmiSettings(BaseModel):
     """Asterisk manager interface (AMI) connection."""
 
+    enabled: bool = Field(
+        True,
+        description="false: this process only serves HTTP and WebSockets; another one reads "
+        "AMI (set CTI_REDIS_URL on both so pops and live state reach it).",
+    )
     host: str = Field("127.0.0.1", description="Asterisk host to connect to for AMI.")
     port: int = Field(5038, ge=1, le=65535, description="AMI TCP port.")
     username: str = Field("cti", description="AMI user from manager.conf.")
@@ -179,7 +184,7 @@ class Settings(BaseSettings):
         if not key or key == DEMO_SECRET_KEY or len(key) < 16:
             problems.append("CTI_SECRET_KEY must be set to a random string of 16+ characters")
         secret = self.ami.secret.get_secret_value()
-        if not secret or secret == DEMO_AMI_SECRET:
+        if self.ami.enabled and (not secret or secret == DEMO_AMI_SECRET):
             problems.append("CTI_AMI_SECRET must be set to the AMI user's secret")
         return problems
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from cti import __version__
 from cti.ami.client import AmiActions
 from cti.api import errors
-from cti.api.context import ApiContext, LiveCalls
+from cti.api.context import ApiContext, LiveCalls, Screens
 from cti.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
 from cti.api.routes import (
     agents,
@@ -52,6 +52,7 @@ def create_api(
     dossiers: DossierService | None = None,
     routing_service: RoutingService | None = None,
     ami: AmiActions | None = None,
+    screens: Screens | None = None,
 ) -> FastAPI:
     """Build the HTTP API over the given services; raises ``ValueError`` without a secret key."""
     key = settings.secret_key.get_secret_value()
@@ -78,6 +79,7 @@ def create_api(
         rule_store=RuleSetStore(sessionmaker),
         routing=routing_service or RoutingService(RuleSetStore(sessionmaker)),
         ami=ami,
+        screens=screens,
     )
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)

@@ -21,6 +21,16 @@ class LiveCalls(Protocol):
 
     def active(self) -> list[dict[str, Any]]: ...
 
+    def call(self, linkedid: str) -> dict[str, Any] | None: ...
+
+    def annotate_wrapup(self, linkedid: str, wrapup: dict[str, Any]) -> bool: ...
+
+
+class Screens(Protocol):
+    """The agents' screens: take a call off one (after its wrap-up)."""
+
+    async def close(self, user: str, call_id: str) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class ApiContext:
@@ -36,3 +46,4 @@ class ApiContext:
     rule_store: RuleSetStore
     routing: RoutingService
     ami: AmiActions | None = None
+    screens: Screens | None = None

@@ -6,6 +6,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+DISPOSITIONS: dict[str, str] = {
+    "resolved": "Resolved",
+    "follow_up": "Follow-up needed",
+    "escalated": "Escalated",
+    "sale": "Sale made",
+    "callback": "Call back",
+    "wrong_number": "Wrong number",
+    "no_action": "No action needed",
+}
+"""How an agent closes a call in the wrap-up form, and the words shown for it."""
+
 
 class CallStage(StrEnum):
     """Where a live call is now."""
@@ -100,6 +111,8 @@ class Call:
     routing: dict[str, Any] | None = None
     """Routing's decision: ``rule``, ``queue``, ``agent`` (the interface rung first),
     ``overflow_after`` and ``overflow_queue``, and ``why`` in words."""
+    wrapup: dict[str, Any] | None = None
+    """The agent's wrap-up (``disposition``, ``notes``, ``by``, ``at``), once saved."""
     rings: list[AgentRing] = field(default_factory=list)
     transfers: list[dict[str, str]] = field(default_factory=list)
     channels: dict[str, str] = field(default_factory=dict)
@@ -136,6 +149,7 @@ class Call:
             "ivr_path": self.ivr_path,
             "reason_confidence": self.reason_confidence,
             "routing": dict(self.routing) if self.routing is not None else None,
+            "wrapup": dict(self.wrapup) if self.wrapup is not None else None,
             "rings": [ring.to_dict() for ring in self.rings],
             "transfers": [dict(transfer) for transfer in self.transfers],
         }

@@ -41,6 +41,8 @@ class CallService:
         self.sink = sink
         self.clock = clock
         self.published = 0
+        self.listeners: list[Callable[[CallEvent], None]] = []
+        """Called in this process with every domain event, before it is published."""
 
     @property
     def handled_events(self) -> frozenset[str]:
@@ -68,8 +70,28 @@ class CallService:
         for event in events:
             if event.type is CallEventType.ENDED:
                 self.sink.submit(event.call)
+            for listener in self.listeners:
+                try:
+                    listener(event)
+                except Exception:  # one listener's bug never stops the call stream
+                    log.exception(
+                        "a call event listener failed", extra={"error_id": "calls.listener"}
+                    )
             await self.publisher.publish(event.type.value, event.to_dict())
             self.published += 1
+
+    def call(self, linkedid: str) -> dict[str, Any] | None:
+        """A live call as a JSON-ready dict, if it is still going on."""
+        call = self.tracker.calls.get(linkedid)
+        return call.to_dict() if call is not None else None
+
+    def annotate_wrapup(self, linkedid: str, wrapup: dict[str, Any]) -> bool:
+        """Keep a wrap-up on a live call (stored with it when it ends); False if gone."""
+        call = self.tracker.calls.get(linkedid)
+        if call is None:
+            return False
+        call.wrapup = wrapup
+        return True
 
     def active(self) -> list[dict[str, Any]]:
         """Live calls, oldest first, as JSON-ready dicts."""

@@ -115,6 +115,11 @@ class AgentBoard:
         for interface in self._profiles:
             self._publish(interface)
 
+    def username_of(self, interface: str) -> str | None:
+        """Who sits behind ``interface``, if anyone the server knows."""
+        profile = self._profiles.get(interface.lower())
+        return profile.username if profile is not None else None
+
     def agent(self, interface: str) -> Agent | None:
         profile = self._profiles.get(interface.lower())
         if profile is None:

@@ -54,6 +54,20 @@ class Agent:
     wrap_until: float = 0.0
     """Epoch seconds until which the agent is in wrap-up after a call (not to be rung)."""
 
+    def view(self, now: float) -> dict[str, object]:
+        """A JSON-ready view for people (the API and the agents' screens)."""
+        return {
+            "username": self.username,
+            "interface": self.interface,
+            "skills": dict(self.skills),
+            "languages": sorted(self.languages),
+            "team": self.team,
+            "state": self.state_at(now).value,
+            "pause_reason": self.pause_reason,
+            "idle_seconds": int(now - self.idle_since) if self.idle_since else None,
+            "wrap_until": self.wrap_until if self.wrap_until > now else None,
+        }
+
     def state_at(self, now: float) -> AgentState:
         """The state as people see it, wrap-up included."""
         if self.state is AgentState.AVAILABLE and self.wrap_until > now:

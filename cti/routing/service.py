@@ -53,6 +53,8 @@ class RoutingService:
     ) -> None:
         self.agents: dict[str, Agent] = {}
         self.board = AgentBoard(self.update_agent)
+        self.watchers: list[Callable[[Agent], None]] = []
+        """Called with every agent whose profile or state the server learns."""
         self._rules = LiveDocument(
             store,
             RULES_NAME,
@@ -87,6 +89,12 @@ class RoutingService:
         """Know an agent's profile and state (from the user store and Asterisk's events)."""
         self.agents[agent.username] = agent
         self._rules.value.add_agent(agent)
+        for watch in self.watchers:
+            watch(agent)
+
+    def username_of(self, interface: str) -> str | None:
+        """The agent whose phone is ``interface`` (``PJSIP/1001``), if any."""
+        return self.board.username_of(interface)
 
     async def decide(self, call: CallFacts, now: datetime | None = None) -> Decision:
         """The decision for ``call``; with nobody free, where the caller will stand in line.

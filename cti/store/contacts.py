@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, func, or_, select
@@ -141,6 +142,56 @@ class ContactRepository:
         """Append one timeline entry."""
         async with self.sessionmaker.begin() as session:
             session.add(interaction_record(contact_id, interaction, ref=ref, details=details))
+
+    async def record_outcome(
+        self, contact_id: int, interaction: InteractionFact, *, ref: str
+    ) -> None:
+        """The timeline entry of ``ref`` (a call), written once and replaced on a second
+        wrap-up of the same call by the same agent."""
+        async with self.sessionmaker.begin() as session:
+            await _require(session, contact_id)
+            await session.execute(
+                delete(InteractionRecord).where(
+                    InteractionRecord.contact_id == contact_id,
+                    InteractionRecord.ref == ref,
+                    InteractionRecord.agent == interaction.agent,
+                )
+            )
+            session.add(interaction_record(contact_id, interaction, ref=ref))
+
+    async def timeline(
+        self, contact_id: int, limit: int, before: tuple[datetime, int] | None = None
+    ) -> list[dict[str, Any]] | None:
+        """A contact's timeline, newest first, ``limit`` entries older than ``before``
+        (``(at, id)`` of the last entry of the previous page); None: no such contact."""
+        query = select(InteractionRecord).where(InteractionRecord.contact_id == contact_id)
+        if before is not None:
+            at, row_id = before
+            query = query.where(
+                or_(
+                    InteractionRecord.at < at,
+                    (InteractionRecord.at == at) & (InteractionRecord.id < row_id),
+                )
+            )
+        query = query.order_by(InteractionRecord.at.desc(), InteractionRecord.id.desc())
+        async with self.sessionmaker() as session:
+            if await session.get(ContactRecord, contact_id) is None:
+                return None
+            rows = (await session.scalars(query.limit(limit))).all()
+        return [
+            {
+                "id": row.id,
+                "at": row.at.isoformat(),
+                "channel": row.channel,
+                "direction": row.direction,
+                "reason": row.reason,
+                "agent": row.agent,
+                "summary": row.summary,
+                "outcome": row.outcome,
+                "ref": row.ref,
+            }
+            for row in rows
+        ]
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -124,6 +124,15 @@ class CallRepository:
             record = await session.scalar(select(CallRecord).where(CallRecord.linkedid == linkedid))
             return call_from_record(record) if record is not None else None
 
+    async def annotate(self, linkedid: str, key: str, value: Any) -> bool:
+        """Add ``key`` to a stored call's record (its wrap-up); False if not stored yet."""
+        async with self.sessionmaker.begin() as session:
+            record = await session.scalar(select(CallRecord).where(CallRecord.linkedid == linkedid))
+            if record is None:
+                return False
+            record.details = {**(record.details or {}), key: value}
+            return True
+
     async def recent(self, limit: int, before: datetime | None = None) -> list[dict[str, Any]]:
         """Finished calls, newest end first; ``before`` pages back (ended strictly earlier)."""
         where: list[ColumnElement[bool]] = [CallRecord.ended_at.is_not(None)]

@@ -39,6 +39,7 @@ class CallWriter:
         store: CallStore,
         *,
         batch_size: int = 200,
+        linger: float = 0.25,
         retry_min: float = 0.5,
         retry_max: float = 30.0,
         warn_every: int = 1000,
@@ -47,6 +48,9 @@ class CallWriter:
             raise ValueError("batch_size >= 1 and 0 < retry_min <= retry_max are required")
         self.store = store
         self.batch_size = batch_size
+        self.linger = linger
+        """Seconds a part-filled batch waits for more calls (a ``flush`` cuts it short):
+        fewer, larger writes, and less of the event loop's time spent on each call."""
         self.retry_min = retry_min
         self.retry_max = retry_max
         self.warn_every = warn_every
@@ -59,6 +63,7 @@ class CallWriter:
         self._done = 0
         self._wake = asyncio.Event()
         self._kick = asyncio.Event()
+        self._flushing = 0
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -98,9 +103,13 @@ class CallWriter:
         """
         await self.start()
         target = self._submitted
+        self._flushing += 1
         self._kick.set()
-        async with asyncio.timeout(timeout), self._progress:
-            await self._progress.wait_for(lambda: self._done >= target)
+        try:
+            async with asyncio.timeout(timeout), self._progress:
+                await self._progress.wait_for(lambda: self._done >= target)
+        finally:
+            self._flushing -= 1
 
     async def close(self, timeout: float | None = 30.0) -> list[dict[str, Any]]:
         """Write what is queued (waiting up to ``timeout`` seconds), then stop.
@@ -131,6 +140,11 @@ class CallWriter:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if len(self._pending) < self.batch_size and self.linger > 0 and not self._flushing:
+                self._kick.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.linger):
+                        await self._kick.wait()
             batch = [self._pending[i] for i in range(min(self.batch_size, len(self._pending)))]
             try:
                 await self.store.save_many(batch)

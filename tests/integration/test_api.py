@@ -34,7 +34,16 @@ pytestmark = pytest.mark.integration
 
 KEY = "test-secret-key-" + "x" * 16
 PASSWORD = {role: f"{role.value}-password" for role in Role}
-LIVE = [{"linkedid": "1795403632.0", "stage": "talking", "caller_num": "+79161234567"}]
+LIVE = [
+    {
+        "linkedid": "1795403632.0",
+        "stage": "talking",
+        "started_at": 1795403632.0,
+        "caller_num": "+79161234567",
+        "agent": "PJSIP/1001",
+        "reason": "order_ready",
+    }
+]
 
 
 class FakeLiveCalls:
@@ -45,6 +54,15 @@ class FakeLiveCalls:
 
     def active(self) -> list[dict[str, Any]]:
         return self.calls
+
+    def call(self, linkedid: str) -> dict[str, Any] | None:
+        return next((c for c in self.calls if c["linkedid"] == linkedid), None)
+
+    def annotate_wrapup(self, linkedid: str, wrapup: dict[str, Any]) -> bool:
+        call = self.call(linkedid)
+        if call is not None:
+            call["wrapup"] = wrapup
+        return call is not None
 
 
 class FakeClock:
@@ -168,6 +186,8 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("POST", "/api/agents/{username}/logout", Role.AGENT),
     ("POST", "/api/agents/{username}/pause", Role.AGENT),
     ("POST", "/api/agents/{username}/unpause", Role.AGENT),
+    ("GET", "/api/contacts/{contact_id}/timeline", Role.AGENT),
+    ("POST", "/api/calls/{call_id}/wrapup", Role.AGENT),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SUCCESS = {
@@ -220,6 +240,8 @@ def body_for(method: str, path: str) -> dict[str, Any] | None:
         return {"rule": {**rule, "target": {"skill": "support"}}}
     if path.endswith("/pause"):
         return {"reason": "lunch"}
+    if path.endswith("/wrapup"):
+        return {"disposition": "resolved", "notes": "Delivery booked for Friday."}
     if path.endswith("/profile"):
         return {"skills": {"sales": 2}, "languages": ["ru"]}
     return None
@@ -231,6 +253,7 @@ async def concrete(api: Api, path: str) -> str:
         contact_id = await ContactRepository(api.sessionmaker).create("Olga Smirnova")
         path = path.replace("{contact_id}", str(contact_id))
     path = path.replace("{username}", "agent1").replace("{rule_id}", "support")
+    path = path.replace("{call_id}", LIVE[0]["linkedid"])
     if "{version}" in path or path.endswith("/rollback"):
         store = RuleSetStore(api.sessionmaker)
         if path.startswith("/api/routing"):

@@ -260,6 +260,23 @@ async def test_writer_writes_in_the_background(calls: CallRepository) -> None:
     assert await writer.close() == []
 
 
+async def test_writer_gathers_calls_into_batches_and_flush_does_not_wait(
+    calls: CallRepository,
+) -> None:
+    counting = Switch(calls)
+    writer = CallWriter(counting, linger=0.3)
+    await writer.start()
+    for n in range(5):
+        writer.submit(finished_call(n))
+        await asyncio.sleep(0.01)
+    await wait_until(lambda: writer.written == 5)
+    assert counting.attempts == 1, "calls arriving close together go in one write"
+    writer.submit(finished_call(5))
+    async with asyncio.timeout(0.2):  # well inside the linger time
+        await writer.flush()
+    assert counting.attempts == 2 and await writer.close() == []
+
+
 async def test_writer_keeps_calls_while_the_database_is_away(
     db_url: str, calls: CallRepository, tmp_path: Path
 ) -> None:

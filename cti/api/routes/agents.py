@@ -16,7 +16,6 @@ from cti.ami.exceptions import AmiError
 from cti.api.deps import AdminUser, AgentUser, Context
 from cti.api.errors import error_response
 from cti.auth.model import Role, User
-from cti.routing.engine import Agent
 from cti.store.agents import agent_profiles, save_agent_profile
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
@@ -37,26 +36,11 @@ class PauseIn(BaseModel):
     reason: str = Field("break", min_length=1, max_length=64, pattern=r"^[^\r\n]+$")
 
 
-def _view(agent: Agent, now: float) -> dict[str, Any]:
-    return {
-        "username": agent.username,
-        "interface": agent.interface,
-        "skills": dict(agent.skills),
-        "languages": sorted(agent.languages),
-        "team": agent.team,
-        "state": agent.state_at(now).value,
-        "pause_reason": agent.pause_reason,
-        "idle_seconds": int(now - agent.idle_since) if agent.idle_since else None,
-    }
-
-
 @router.get("")
 async def list_agents(context: Context, _: AgentUser) -> list[dict[str, Any]]:
     """Every agent with skills and live state (from Asterisk's queue members)."""
     now = time.time()
-    return [
-        _view(a, now) for a in sorted(context.routing.agents.values(), key=lambda a: a.username)
-    ]
+    return [a.view(now) for a in sorted(context.routing.agents.values(), key=lambda a: a.username)]
 
 
 @router.put("/{username}/profile")
@@ -84,7 +68,7 @@ async def set_profile(
         actor=admin.username,
     )
     context.routing.load_profiles(await agent_profiles(context.sessionmaker))
-    return _view(context.routing.agents[username], time.time())
+    return context.routing.agents[username].view(time.time())
 
 
 async def _member_action(

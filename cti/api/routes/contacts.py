@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from cti.api.deps import AdminUser, AgentUser, Context
+from cti.api.errors import error_response
 from cti.contacts.records import ContactIn, ContactPatch, check_contact
 from cti.store.contacts import ContactNotFound
 from cti.store.privacy import erase_contact, export_contact
@@ -104,6 +106,47 @@ async def dossier(context: Context, _: AgentUser, contact_id: ContactId) -> dict
     if built is None:
         raise ContactNotFound(contact_id)
     return built.to_dict()
+
+
+TIMELINE_MAX = 100
+
+
+class TimelinePage(BaseModel):
+    items: list[dict[str, Any]]
+    next_before: str | None = Field(
+        None, description="Pass as ?before= for the next (older) page; null on the last."
+    )
+
+
+@router.get("/{contact_id}/timeline", response_model=TimelinePage)
+async def timeline(
+    context: Context,
+    _: AgentUser,
+    contact_id: ContactId,
+    limit: Annotated[int, Query(ge=1, le=TIMELINE_MAX)] = 20,
+    before: Annotated[
+        str | None,
+        Query(max_length=40, pattern=r"^[0-9]{1,20}_[0-9]{1,20}$", description="next_before"),
+    ] = None,
+) -> Any:
+    """The customer's contacts on every channel, newest first, a page at a time."""
+    cursor = None
+    if before is not None:
+        micros, row_id = before.split("_")
+        try:
+            cursor = (datetime.fromtimestamp(int(micros) / 1e6, UTC), int(row_id))
+        except (ValueError, OverflowError, OSError):
+            message = "before: not a cursor from next_before"
+            return error_response(422, "request.invalid", message, problems=[message])
+    items = await context.dossiers.contacts.timeline(contact_id, limit, cursor)
+    if items is None:
+        raise ContactNotFound(contact_id)
+    next_before = None
+    if len(items) == limit:
+        last = items[-1]
+        moment = datetime.fromisoformat(last["at"])
+        next_before = f"{round(moment.timestamp() * 1e6)}_{last['id']}"
+    return TimelinePage(items=items, next_before=next_before)
 
 
 @router.post("/{contact_id}/notes", status_code=201)

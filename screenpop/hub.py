@@ -1,0 +1,148 @@
+"""The WebSocket hub of one process: the screens connected here, and what reaches them.
+
+Every process subscribes to the pops on the bus and hands each one to the connections
+of its agent (and of supervisors watching that agent) here. A message is encoded once,
+whatever the number of screens. Each connection has a bounded outbox: a screen that
+reads too slowly is closed (1013) and reconnects to the current state, rather than
+holding up anyone else or growing without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from cti.bus.base import Subscription
+from screenpop.state import PopState
+
+log = logging.getLogger(__name__)
+
+OUTBOX = 256
+"""Messages a connection may have waiting before it counts as too slow."""
+SLOW = 1013
+GOING_AWAY = 1001
+
+
+class Subscriber(Protocol):
+    def subscribe(self, *patterns: str, maxsize: int = 1000) -> Subscription: ...
+
+
+class Connection:
+    """One screen: what it watches, and its outbox."""
+
+    def __init__(
+        self, agent: str, send: Callable[[str], Awaitable[None]], outbox: int = OUTBOX
+    ) -> None:
+        self.agent = agent
+        self._send = send
+        self._outbox: deque[str] = deque()
+        self._limit = outbox
+        self._ready = asyncio.Event()
+        self.closing: tuple[int, str] | None = None
+        self.doomed = asyncio.Event()
+        """Set when the connection must close: too slow, or the server going away."""
+
+    def put(self, text: str) -> bool:
+        """Queue a message; never waits. ``True`` when this fills the outbox: too slow."""
+        if self.closing is not None:
+            return False
+        self._ready.set()
+        if len(self._outbox) < self._limit:
+            self._outbox.append(text)
+            return False
+        self.closing = (SLOW, "too slow: reconnect for the current state")
+        self._outbox.clear()
+        self.doomed.set()
+        return True
+
+    def shut(self, code: int, reason: str) -> None:
+        """Close after what is queued is sent (the server going away)."""
+        if self.closing is None:
+            self.closing = (code, reason)
+        self._ready.set()
+        self.doomed.set()
+
+    async def pump(self) -> tuple[int, str]:
+        """Send queued messages in order until the connection must close; why it closes.
+
+        A send that never completes (a client that stopped reading) keeps this waiting:
+        whoever runs it also watches ``doomed`` and gives up on it.
+        """
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._outbox:
+                await self._send(self._outbox.popleft())
+            if self.closing is not None:
+                return self.closing
+
+
+class Hub:
+    """Screens connected to this process, by the agent whose pops they show."""
+
+    def __init__(self, bus: Subscriber, state: PopState, *, outbox: int = OUTBOX) -> None:
+        self.bus = bus
+        self.state = state
+        self.outbox = outbox
+        self.delivered = 0
+        self.slow_closed = 0
+        self._screens: dict[str, set[Connection]] = {}
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def connections(self) -> int:
+        return sum(len(c) for c in self._screens.values())
+
+    async def start(self) -> None:
+        self._subscription = self.bus.subscribe("screenpop.*", maxsize=100_000)
+        self._task = asyncio.create_task(self._run(self._subscription), name="screenpop-hub")
+
+    async def _run(self, subscription: Subscription) -> None:
+        async for _, envelope in subscription:
+            try:
+                self.deliver(str(envelope["agent"]), envelope["message"])
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("ignored a malformed screen-pop message: %s", exc)
+
+    def deliver(self, agent: str, message: dict[str, Any]) -> None:
+        """Queue ``message`` for every screen showing ``agent``."""
+        screens = self._screens.get(agent)
+        if not screens:
+            return
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        for screen in screens:
+            if screen.put(text):
+                self.slow_closed += 1
+                log.info("closing a screen of %s that reads too slowly", agent)
+        self.delivered += len(screens)
+
+    def connect(self, agent: str, send: Callable[[str], Awaitable[None]]) -> Connection:
+        """Register a screen; messages for ``agent`` queue up from now on."""
+        connection = Connection(agent, send, self.outbox)
+        self._screens.setdefault(agent, set()).add(connection)
+        return connection
+
+    def disconnect(self, connection: Connection) -> None:
+        screens = self._screens.get(connection.agent)
+        if screens is not None:
+            screens.discard(connection)
+            if not screens:
+                del self._screens[connection.agent]
+
+    async def close(self) -> None:
+        """Tell every screen the server is going away (they reconnect elsewhere)."""
+        for screens in self._screens.values():
+            for screen in screens:
+                screen.shut(GOING_AWAY, "server going away")
+        if self._subscription is not None:
+            self._subscription.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
