@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from cti.calls.model import CallEvent, CallEventType
+from cti.calls.tracker import interface_of
 from cti.contacts.dossier import CallerView, DossierService
 from cti.routing.engine import Agent
 from screenpop import messages
@@ -71,7 +72,8 @@ class PopService:
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._showing: dict[str, set[str]] = {}
         """Per call, the agents whose screens show it."""
-        self._talking: dict[str, str] = {}
+        self._talked: dict[str, set[str]] = {}
+        """Per call, the agents who talked to the caller: each gets the wrap-up."""
         self._agents: dict[str, tuple[object, ...]] = {}
         self._wrap_timers: dict[str, asyncio.TimerHandle] = {}
         self._agent_views: dict[str, dict[str, Any]] = {}
@@ -123,13 +125,14 @@ class PopService:
         if kind is CallEventType.AGENT_RINGING and user:
             await self._show(user, call, "ringing")
         elif kind is CallEventType.AGENT_RING_ENDED and user:
-            if user != self._talking.get(linkedid):
+            if user not in self._talked.get(linkedid, ()):
                 await self._close(user, linkedid)
         elif kind is CallEventType.ANSWERED:
-            for other in self._showing.get(linkedid, set()) - {user}:
+            talked = self._talked.setdefault(linkedid, set())
+            for other in sorted(self._showing.get(linkedid, set()) - talked - {user}):
                 await self._close(other, linkedid)
             if user:
-                self._talking[linkedid] = user
+                talked.add(user)
                 await self._show(user, call, "talking")
         elif kind is CallEventType.TRANSFERRED:
             await self._transferred(call, data)
@@ -137,19 +140,26 @@ class PopService:
             await self._ended(call)
 
     async def _transferred(self, call: dict[str, Any], data: dict[str, Any]) -> None:
+        """The card says where the call went; an attended transfer's target takes it over.
+
+        A blind transfer's target is dialled next, and that ring pops up on its own.
+        """
         linkedid, target = call["linkedid"], str(data.get("to") or "")
-        current = self._talking.get(linkedid)
-        if current is not None:
-            await self._show(current, call, "talking", transferred_to=target or None)
-        receiver = self.username_of(target) if "/" in target else None
-        if receiver is not None and receiver != current:
-            await self._show(receiver, call, "ringing")
+        talked = self._talked.setdefault(linkedid, set())
+        for user in sorted(talked):
+            await self._show(user, call, "talking", transferred_to=target or None)
+        if data.get("kind") != "attended":
+            return
+        receiver = self.username_of(interface_of(target))
+        if receiver is not None and receiver not in talked:
+            talked.add(receiver)
+            await self._show(receiver, call, "talking")
 
     async def _ended(self, call: dict[str, Any]) -> None:
         linkedid = call["linkedid"]
-        talked = self._talking.pop(linkedid, None)
-        for user in self._showing.pop(linkedid, set()):
-            if user == talked:
+        talked = self._talked.pop(linkedid, set())
+        for user in sorted(self._showing.pop(linkedid, set())):
+            if user in talked:
                 await self._show(user, call, "ended", remember=False)
             else:
                 await self._close(user, linkedid, forget=False)
