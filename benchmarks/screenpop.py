@@ -248,37 +248,36 @@ def run(quick: bool) -> list[Row]:
     local = asyncio.run(scenario(agents, seconds, through_redis=False))
     shared = asyncio.run(scenario(agents, seconds, through_redis=True))
     load = f"{agents:,} agents connected, {RATE:.0f} calls/s"
-    p50, p99 = percentile(local.latencies, 50), percentile(local.latencies, 99)
-    redis_p99 = percentile(shared.latencies, 99)
-    missed = local.missed + shared.missed
-    polled_name = "polling /api/calls/active every second"
+    polled = "polling /api/calls/active every second"
+
+    def latency(name: str, q: int, target: float, run: Outcome, baseline: bool) -> Row:
+        measured = percentile(run.latencies, q)
+        return Row(
+            name=name,
+            unit="ms",
+            target=f"≤ {target:g} ms",
+            measured=measured,
+            baseline=percentile(run.polled, q) if baseline else None,
+            baseline_name=polled if baseline else "",
+            passed=measured <= target and run.missed == 0,
+        )
+
     return [
-        Row(
-            name=f"Pop latency p50, one process, {load} ({len(local.latencies):,} pops)",
-            unit="ms",
-            target="≤ 5 ms",
-            measured=p50,
-            baseline=percentile(local.polled, 50),
-            baseline_name=polled_name,
-            passed=p50 <= 5.0 and local.missed == 0,
+        latency(
+            f"Pop latency p50, one process, {load} ({len(local.latencies):,} pops)",
+            50,
+            5.0,
+            local,
+            baseline=True,
         ),
-        Row(
-            name=f"Pop latency p99, one process, {load}",
-            unit="ms",
-            target="≤ 25 ms",
-            measured=p99,
-            baseline=percentile(local.polled, 99),
-            baseline_name=polled_name,
-            passed=p99 <= 25.0 and local.missed == 0,
-        ),
-        Row(
-            name=f"Pop latency p99 through Redis, two processes, {load} "
-            f"({len(shared.latencies):,} pops, {missed} missed in both runs)",
-            unit="ms",
-            target="≤ 40 ms",
-            measured=redis_p99,
-            baseline=None,
-            passed=redis_p99 <= 40.0 and shared.missed == 0,
+        latency(f"Pop latency p99, one process, {load}", 99, 25.0, local, baseline=True),
+        latency(
+            f"Pop latency p99 through Redis, two processes, {load} "
+            f"({len(shared.latencies):,} pops, {local.missed + shared.missed} missed in both runs)",
+            99,
+            40.0,
+            shared,
+            baseline=False,
         ),
         Row(
             name="WebSocket connections held by one process (each authenticated, with hello)",

@@ -1291,14 +1291,20 @@ class Pbx:
         """Whether a channel has hung up or been asked to."""
         return not chan.alive or chan.hangup_requested.fired
 
-    def _inbound(self, call: Call) -> Proc:
-        run, plan, cfg = call.runner, call.plan, self.config
+    def _pick_up(self, call: Call, kind: str) -> Generator[Step, Signal | None, Channel]:
+        """Priorities 1 and 2 of both inbound contexts: ``NoOp``, ``Answer``."""
+        run = call.runner
         assert run is not None
-        self.app(run, 1, "NoOp", f"Inbound call from {plan.caller}")
+        self.app(run, 1, "NoOp", f"{kind} call from {call.plan.caller}")
         self.app(run, 2, "Answer")
         self._answer_inbound(call)
         run.answered.fire()
         yield 0.0
+        return run
+
+    def _inbound(self, call: Call) -> Proc:
+        cfg = self.config
+        run = yield from self._pick_up(call, "Inbound")
         if self.gone(run):
             self.hangup_self(run)
             return
@@ -1334,13 +1340,8 @@ class Pbx:
 
     def _direct(self, call: Call) -> Proc:
         """``[cti-direct]``: answer, ask the server (``CTI_WAIT``), wait for ``Redirect``."""
-        run, plan, cfg = call.runner, call.plan, self.config
-        assert run is not None
-        self.app(run, 1, "NoOp", f"Direct call from {plan.caller}")
-        self.app(run, 2, "Answer")
-        self._answer_inbound(call)
-        run.answered.fire()
-        yield 0.0
+        cfg = self.config
+        run = yield from self._pick_up(call, "Direct")
         if not self.gone(run):
             self.app(run, 3, "Set", "CTI_WAIT=routing")
             self.varset(run, "CTI_WAIT", "routing")
