@@ -21,6 +21,7 @@ from cti.bus.factory import create_bus
 from cti.calls.model import CallStage
 from cti.calls.service import CallService
 from cti.contacts.dossier import DossierService, build_dossier_service
+from cti.messaging.service import MessagingService, messaging_service
 from cti.metrics import Metric
 from cti.routing.board import CALLER_EVENTS, MEMBER_EVENTS
 from cti.routing.direct import DirectRouter
@@ -65,6 +66,7 @@ class Runtime:
     routing: RoutingService
     direct: DirectRouter
     pops: PopService
+    messaging: MessagingService
     hub: Hub
     speech: AudioSocketSpeech | None = None
     on_start: list[Hook] = field(default_factory=list)
@@ -80,6 +82,9 @@ class Runtime:
         self.routing.load_profiles(await agent_profiles(self.sessionmaker))
         await self._start_speech()
         await self.agi.start()
+        owed = await self.messaging.resume()
+        if owed:
+            log.info("%d SMS replies still owed: sending them", owed)
         for hook in self.on_start:
             await hook(self)
         if self.settings.ami.enabled:
@@ -102,6 +107,7 @@ class Runtime:
                 await task
         await self.direct.aclose()
         await self.pops.aclose()
+        await self.messaging.aclose()
         await self.hub.close()
         await self.agi.close()
         if self.speech is not None:
@@ -183,6 +189,7 @@ def build_runtime(settings: Settings) -> Runtime:
         direct=DirectRouter(ami, routing, dossiers),
         pops=pops,
         hub=Hub(bus, pop_state),
+        messaging=messaging_service(settings, sessionmaker, bus),
     )
 
 
@@ -207,6 +214,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         routing_service=runtime.routing,
         ami=runtime.ami,
         screens=runtime.pops,
+        messaging=runtime.messaging,
     )
     mount_screenpop(app, runtime.hub)
     app.state.runtime = runtime

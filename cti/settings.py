@@ -101,6 +101,34 @@ class ContactSettings(BaseModel):
     )
 
 
+class SmsSettings(BaseModel):
+    """SMS: the provider replies go through, and the webhooks that bring messages in."""
+
+    provider: Literal["log", "twilio"] = Field(
+        "log", description="log: nothing is sent, each SMS is logged; twilio: Twilio's API."
+    )
+    from_number: str = Field("", description="The number SMS are sent from (E.164).")
+    twilio_account_sid: str = Field("", description="Twilio account SID.")
+    twilio_auth_token: SecretStr = Field(
+        SecretStr(""),
+        description="Twilio auth token: sends, and checks X-Twilio-Signature on the webhook "
+        "(unset: the Twilio webhook refuses every request).",
+    )
+    twilio_api_url: str = Field(
+        "https://api.twilio.com", description="Twilio's API, or a compatible one."
+    )
+    webhook_url: str = Field(
+        "",
+        description="The Twilio webhook's public address as configured at Twilio, for the "
+        "signature (unset: the address the request arrived at).",
+    )
+    webhook_secret: SecretStr = Field(
+        SecretStr(""),
+        description="HMAC-SHA256 key of the generic JSON webhook (unset: it refuses every "
+        "request).",
+    )
+
+
 class CrmSettings(BaseModel):
     """An optional external CRM that adds facts to every dossier (see docs/crm.md)."""
 
@@ -147,6 +175,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     contacts: ContactSettings = Field(default_factory=ContactSettings)
     crm: CrmSettings = Field(default_factory=CrmSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     vosk_model: Path | None = Field(
         None,

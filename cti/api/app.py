@@ -19,6 +19,7 @@ from cti.api.routes import (
     calls,
     contacts,
     health,
+    messages,
     metrics,
     routing,
     rules,
@@ -29,6 +30,7 @@ from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import DEFAULT_TTL, TokenSigner
 from cti.contacts.dossier import DossierService, build_dossier_service
+from cti.messaging.service import MessagingService, messaging_service
 from cti.routing.service import RoutingService
 from cti.settings import Settings
 from cti.store.db import Sessionmaker
@@ -53,6 +55,7 @@ def create_api(
     routing_service: RoutingService | None = None,
     ami: AmiActions | None = None,
     screens: Screens | None = None,
+    messaging: MessagingService | None = None,
 ) -> FastAPI:
     """Build the HTTP API over the given services; raises ``ValueError`` without a secret key."""
     key = settings.secret_key.get_secret_value()
@@ -78,6 +81,7 @@ def create_api(
         dossiers=dossiers or build_dossier_service(settings, sessionmaker),
         rule_store=RuleSetStore(sessionmaker),
         routing=routing_service or RoutingService(RuleSetStore(sessionmaker)),
+        messaging=messaging or messaging_service(settings, sessionmaker, None),
         ami=ami,
         screens=screens,
     )
@@ -85,6 +89,7 @@ def create_api(
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     for router in (
         health.router,
+        messages.router,
         auth.router,
         calls.router,
         contacts.router,

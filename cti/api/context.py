@@ -10,6 +10,7 @@ from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import TokenSigner
 from cti.contacts.dossier import DossierService
+from cti.messaging.service import MessagingService
 from cti.routing.service import RoutingService
 from cti.settings import Settings
 from cti.store.db import Sessionmaker
@@ -45,5 +46,6 @@ class ApiContext:
     dossiers: DossierService
     rule_store: RuleSetStore
     routing: RoutingService
+    messaging: MessagingService
     ami: AmiActions | None = None
     screens: Screens | None = None

@@ -37,7 +37,7 @@ from cti.store.writer import CallWriter
 pytestmark = pytest.mark.integration
 
 T0 = 1_795_403_632.21
-TABLES = {"calls", "users", "audit_log"}
+TABLES = {"calls", "users", "audit_log", "messages"}
 
 
 def finished_call(n: int, *, ended: float | None = None, **changes: Any) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Messages on every channel but voice: SMS and email in and out."""

@@ -1,0 +1,298 @@
+"""Messages in and out of the customer timeline.
+
+Inbound: the sender is normalised with the caller-identification code and matched to a
+contact (an unknown sender becomes one); the message and its timeline entry are
+committed before the provider hears "OK"; the same provider id twice is one message.
+
+Outbound: an agent's reply is stored first (``queued``, on the timeline at once), then
+handed to the provider. A refusal that retrying cannot cure fails it at once; anything
+else is retried with a growing delay (``RETRIES``), each attempt and the final status
+visible on the timeline entry. Replies still owed when the server stops are taken up
+again when it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+
+from cti.contacts.phone import DEFAULT_RULES, PhoneRules, normalize_phone
+from cti.messaging.sms import (
+    InboundSms,
+    LogSmsProvider,
+    SendError,
+    SmsProvider,
+    TwilioSmsProvider,
+)
+from cti.settings import Settings
+from cti.store.contacts import ContactRepository
+from cti.store.db import Sessionmaker
+from cti.store.messages import Incoming, MessageStore, Received
+from cti.store.models import InteractionRecord, MessageRecord, utcnow
+
+log = logging.getLogger(__name__)
+
+RETRIES = (2.0, 10.0, 60.0, 300.0)
+"""Seconds before each new attempt of an SMS the provider did not take."""
+TIMELINE_TOPIC = "timeline.entry"
+
+
+class Publisher(Protocol):
+    async def publish(self, topic: str, message: dict[str, Any]) -> None: ...
+
+
+class InvalidMessage(ValueError):
+    """An outbound message that cannot be sent as asked; ``problems`` names each fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class MessagingService:
+    def __init__(
+        self,
+        sessionmaker: Sessionmaker,
+        provider: SmsProvider,
+        bus: Publisher,
+        *,
+        from_number: str = "",
+        phone_rules: PhoneRules = DEFAULT_RULES,
+        retries: tuple[float, ...] = RETRIES,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.store = MessageStore(sessionmaker)
+        self.provider = provider
+        self.bus = bus
+        self.from_number = from_number
+        self.phone_rules = phone_rules
+        self.retries = retries
+        self._sending: set[asyncio.Task[None]] = set()
+
+    # -- inbound ----------------------------------------------------------------------
+
+    async def receive_sms(self, sms: InboundSms) -> Received:
+        """Store an inbound SMS on its sender's timeline (once, however often it comes)."""
+        number = normalize_phone(sms.sender, self.phone_rules).e164 or sms.sender
+        incoming = Incoming(
+            channel="sms",
+            provider=sms.provider,
+            provider_id=sms.provider_id,
+            sender=number,
+            recipient=sms.recipient,
+            body=sms.body,
+            details={"media": list(sms.media)} if sms.media else None,
+        )
+        received = await self.store.receive(incoming)
+        if not received.duplicate:
+            await self._announce(received.contact_id, received.message_id, received.at)
+        return received
+
+    async def _announce(self, contact_id: int | None, message_id: int, at: datetime | None) -> None:
+        """Tell screens showing this contact that the timeline has a new entry."""
+        if contact_id is None:
+            return
+        await self.bus.publish(
+            TIMELINE_TOPIC,
+            {
+                "contact_id": contact_id,
+                "message_id": message_id,
+                "at": at.isoformat() if at else None,
+            },
+        )
+
+    # -- outbound ---------------------------------------------------------------------
+
+    async def send_sms(
+        self, contact_id: int, body: str, *, agent: str, to: str | None = None
+    ) -> dict[str, Any]:
+        """Queue an agent's SMS to a contact and hand it to the provider."""
+        problems = []
+        text = body.strip()
+        if not text:
+            problems.append("body: an SMS needs text")
+        number = await self._number_for(contact_id, to, problems)
+        if problems:
+            raise InvalidMessage(problems)
+        assert number is not None
+        async with self.sessionmaker.begin() as session:
+            record = MessageRecord(
+                contact_id=contact_id,
+                channel="sms",
+                direction="outbound",
+                provider=self.provider.name,
+                sender=self.from_number,
+                recipient=number,
+                body=text,
+                status="queued",
+                attempts=0,
+                agent=agent,
+                details={},
+                created_at=utcnow(),
+            )
+            session.add(record)
+            await session.flush()
+            session.add(
+                InteractionRecord(
+                    contact_id=contact_id,
+                    at=record.created_at,
+                    channel="sms",
+                    direction="outbound",
+                    agent=agent,
+                    summary=" ".join(text.split())[:500],
+                    outcome="queued",
+                    ref=f"message:{record.id}",
+                    details={},
+                )
+            )
+            message_id = record.id
+        await self._announce(contact_id, message_id, record.created_at)
+        await self._attempt(message_id)
+        self._retry_later(message_id)
+        return await self.message(message_id)
+
+    async def _number_for(self, contact_id: int, to: str | None, problems: list[str]) -> str | None:
+        """The number to write to: ``to`` if the contact holds it, else their first one."""
+        contact = await ContactRepository(self.sessionmaker).get(contact_id)
+        if contact is None:
+            problems.append(f"contact {contact_id}: no such contact")
+            return None
+        phones: list[str] = contact["phones"]
+        if to is None:
+            if not phones:
+                problems.append("to: the contact has no phone number")
+                return None
+            return phones[0]
+        number = normalize_phone(to, self.phone_rules)
+        if number.e164 is None:
+            problems.append(f"to: {to!r} is not a valid phone number")
+            return None
+        if number.e164 not in phones:
+            problems.append(f"to: {number.e164} is not one of the contact's numbers")
+            return None
+        return number.e164
+
+    async def _attempt(self, message_id: int) -> str:
+        """One attempt to hand a queued SMS over; its status after."""
+        async with self.sessionmaker() as session:
+            record = await session.get(MessageRecord, message_id)
+            if record is None or record.status not in ("queued", "retrying"):
+                return record.status if record is not None else "gone"
+            to, body, attempts = record.recipient, record.body, record.attempts
+        values: dict[str, Any] = {"attempts": attempts + 1}
+        try:
+            values["provider_id"] = await self.provider.send(to, body)
+            values.update(status="sent", sent_at=utcnow(), error=None)
+        except SendError as exc:
+            last = exc.permanent or attempts + 1 > len(self.retries)
+            values.update(status="failed" if last else "retrying", error=str(exc)[:500])
+            log.warning(
+                "SMS %d not sent (attempt %d): %s",
+                message_id,
+                attempts + 1,
+                exc,
+                extra={"error_id": "sms.send"},
+            )
+        async with self.sessionmaker.begin() as session:
+            await session.execute(
+                update(MessageRecord).where(MessageRecord.id == message_id).values(**values)
+            )
+            await session.execute(
+                update(InteractionRecord)
+                .where(InteractionRecord.ref == f"message:{message_id}")
+                .values(outcome=values["status"])
+            )
+        status: str = values["status"]
+        return status
+
+    def _retry_later(self, message_id: int) -> None:
+        task = asyncio.create_task(self._retry(message_id))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _retry(self, message_id: int) -> None:
+        async with self.sessionmaker() as session:
+            record = await session.get(MessageRecord, message_id)
+            status = record.status if record is not None else "gone"
+        if status == "queued":
+            status = await self._attempt(message_id)
+        for delay in self.retries:
+            if status != "retrying":
+                return
+            await asyncio.sleep(delay)
+            status = await self._attempt(message_id)
+
+    async def resume(self) -> int:
+        """Take up the replies still owed (after a restart); how many."""
+        async with self.sessionmaker() as session:
+            owed = (
+                await session.scalars(
+                    select(MessageRecord.id).where(
+                        MessageRecord.direction == "outbound",
+                        MessageRecord.status.in_(("queued", "retrying")),
+                    )
+                )
+            ).all()
+        for message_id in owed:
+            self._retry_later(message_id)
+        return len(owed)
+
+    async def message(self, message_id: int) -> dict[str, Any]:
+        async with self.sessionmaker() as session:
+            record = await session.get(MessageRecord, message_id)
+            assert record is not None
+            return _view(record)
+
+    async def aclose(self) -> None:
+        for task in list(self._sending):
+            task.cancel()
+        await asyncio.gather(*self._sending, return_exceptions=True)
+        await self.store.aclose()
+
+
+def _view(record: MessageRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "contact_id": record.contact_id,
+        "channel": record.channel,
+        "direction": record.direction,
+        "sender": record.sender,
+        "recipient": record.recipient,
+        "body": record.body,
+        "status": record.status,
+        "attempts": record.attempts,
+        "error": record.error,
+        "agent": record.agent,
+        "provider_id": record.provider_id,
+        "created_at": record.created_at.isoformat(),
+        "sent_at": record.sent_at.isoformat() if record.sent_at else None,
+    }
+
+
+class _Nowhere:
+    """A bus for an API without one (tests): announcements go nowhere."""
+
+    async def publish(self, topic: str, message: dict[str, Any]) -> None:
+        return None
+
+
+def messaging_service(
+    settings: Settings, sessionmaker: Sessionmaker, bus: Publisher | None
+) -> MessagingService:
+    """The messaging service with the SMS provider the settings name."""
+    sms = settings.sms
+    provider: SmsProvider
+    if sms.provider == "twilio":
+        provider = TwilioSmsProvider(
+            sms.twilio_account_sid,
+            sms.twilio_auth_token.get_secret_value(),
+            sms.from_number,
+            api_url=sms.twilio_api_url,
+        )
+    else:
+        provider = LogSmsProvider()
+    return MessagingService(sessionmaker, provider, bus or _Nowhere(), from_number=sms.from_number)
