@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cti.contacts.phone import suffix
 from cti.store.contacts import EMAIL, PHONE
@@ -75,6 +76,10 @@ class MessageStore:
 
     def __init__(self, sessionmaker: Sessionmaker) -> None:
         self.sessionmaker = sessionmaker
+        engine = sessionmaker.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            raise ValueError("the sessionmaker must be bound to an engine")
+        self.engine = engine
         self.written = 0
         self._queue: list[tuple[Incoming, asyncio.Future[Received]]] = []
         self._wake = asyncio.Event()
@@ -108,85 +113,137 @@ class MessageStore:
                 self.written += len(batch)
 
     async def _write(self, batch: list[Incoming]) -> list[Received]:
+        """One transaction for the batch: bulk statements, a handful of round trips."""
         results: dict[int, Received] = {}
-        async with self.sessionmaker.begin() as session:
-            keys = {(m.provider, m.provider_id) for m in batch}
-            known = await session.execute(
-                select(
-                    MessageRecord.provider,
-                    MessageRecord.provider_id,
-                    MessageRecord.id,
-                    MessageRecord.contact_id,
-                    MessageRecord.created_at,
-                ).where(tuple_(MessageRecord.provider, MessageRecord.provider_id).in_(keys))
-            )
-            stored = {
-                (p, pid): Received(mid, cid, True, False, at) for p, pid, mid, cid, at in known
-            }
+        async with self.engine.begin() as session:
+            stored = await self._stored(session, batch)
             owners = await self._owners(session, batch)
-            fresh: dict[tuple[str, str], tuple[int, Incoming, MessageRecord, bool]] = {}
+            fresh: dict[tuple[str, str], int] = {}
             again: list[tuple[int, tuple[str, str]]] = []
+            strangers: dict[tuple[str, str], Incoming] = {}
             for index, incoming in enumerate(batch):
                 key = (incoming.provider, incoming.provider_id)
                 if key in stored:
                     results[index] = stored[key]
-                    continue
-                if key in fresh:
+                elif key in fresh:
                     again.append((index, key))
-                    continue
-                sender = (PHONE if incoming.channel == "sms" else EMAIL, incoming.sender)
-                contact_id = owners.get(sender)
-                if contact_id is None:
-                    contact_id = owners[sender] = await self._new_contact(session, incoming)
-                    new_contact = True
                 else:
-                    new_contact = False
-                record = _record(incoming, contact_id)
-                session.add(record)
-                fresh[key] = (index, incoming, record, new_contact)
-            await session.flush()
-            for index, incoming, record, new_contact in fresh.values():
-                session.add(_entry(incoming, record))
-                results[index] = Received(
-                    record.id, record.contact_id, False, new_contact, record.created_at
+                    fresh[key] = index
+                    sender = _identity(incoming)
+                    if sender not in owners:
+                        strangers.setdefault(sender, incoming)
+            created = await self._new_contacts(session, list(strangers.values()))
+            owners.update(created)
+            now = utcnow()
+            rows = [
+                _message_row(batch[i], owners[_identity(batch[i])], now) for i in fresh.values()
+            ]
+            ids = (
+                (
+                    await session.execute(
+                        insert(MessageRecord).returning(
+                            MessageRecord.id, sort_by_parameter_order=True
+                        ),
+                        rows,
+                    )
                 )
+                .scalars()
+                .all()
+                if rows
+                else []
+            )
+            entries = []
+            for message_id, index, row in zip(ids, fresh.values(), rows, strict=True):
+                incoming = batch[index]
+                entries.append(_entry_row(incoming, message_id, row["contact_id"], now))
+                new = _identity(incoming) in created and _first_of(strangers, incoming)
+                results[index] = Received(message_id, row["contact_id"], False, new, now)
+            if entries:
+                await session.execute(insert(InteractionRecord), entries)
             for index, key in again:
-                record = fresh[key][2]
-                results[index] = Received(
-                    record.id, record.contact_id, True, False, record.created_at
-                )
+                first = results[fresh[key]]
+                results[index] = Received(first.message_id, first.contact_id, True, False, now)
         return [results[i] for i in range(len(batch))]
 
-    async def _owners(self, session: Any, batch: list[Incoming]) -> dict[tuple[str, str], int]:
+    async def _stored(
+        self, conn: AsyncConnection, batch: list[Incoming]
+    ) -> dict[tuple[str, str], Received]:
+        """Messages of this batch already stored (a provider sending one again)."""
+        stored: dict[tuple[str, str], Received] = {}
+        for provider in {m.provider for m in batch}:
+            ids = {m.provider_id for m in batch if m.provider == provider}
+            rows = await conn.execute(
+                select(
+                    MessageRecord.provider_id,
+                    MessageRecord.id,
+                    MessageRecord.contact_id,
+                    MessageRecord.created_at,
+                ).where(MessageRecord.provider == provider, MessageRecord.provider_id.in_(ids))
+            )
+            for provider_id, mid, cid, at in rows:
+                stored[(provider, str(provider_id))] = Received(mid, cid, True, False, at)
+        return stored
+
+    async def _owners(
+        self, conn: AsyncConnection, batch: list[Incoming]
+    ) -> dict[tuple[str, str], int]:
         """The contact of each sender: the oldest holder of the number or address."""
-        wanted = {(PHONE if m.channel == "sms" else EMAIL, m.sender) for m in batch}
-        rows = await session.execute(
-            select(ContactIdentity.kind, ContactIdentity.value, ContactIdentity.contact_id)
-            .where(tuple_(ContactIdentity.kind, ContactIdentity.value).in_(wanted))
-            .order_by(ContactIdentity.contact_id)
-        )
         owners: dict[tuple[str, str], int] = {}
-        for kind, value, contact_id in rows:
-            owners.setdefault((kind, value), contact_id)
+        for kind in {_identity(m)[0] for m in batch}:
+            values = {m.sender for m in batch if _identity(m)[0] == kind}
+            rows = await conn.execute(
+                select(ContactIdentity.value, ContactIdentity.contact_id)
+                .where(ContactIdentity.kind == kind, ContactIdentity.value.in_(values))
+                .order_by(ContactIdentity.contact_id)
+            )
+            for value, contact_id in rows:
+                owners.setdefault((kind, value), contact_id)
         return owners
 
-    async def _new_contact(self, session: Any, incoming: Incoming) -> int:
-        """A sender nobody knew becomes a contact, named as well as the message allows."""
-        kind = PHONE if incoming.channel == "sms" else EMAIL
-        name = (incoming.sender_name or incoming.sender)[:255]
-        contact = ContactRecord(display_name=name, search_name=name.lower())
-        session.add(contact)
-        await session.flush()
-        session.add(
-            ContactIdentity(
-                contact_id=contact.id,
-                kind=kind,
-                value=incoming.sender,
-                phone_suffix=suffix(incoming.sender) if kind == PHONE else None,
-                source=incoming.channel,
+    async def _new_contacts(
+        self, session: AsyncConnection, senders: list[Incoming]
+    ) -> dict[tuple[str, str], int]:
+        """Senders nobody knew become contacts, named as well as their message allows."""
+        if not senders:
+            return {}
+        now = utcnow()
+        names = [(m.sender_name or m.sender)[:255] for m in senders]
+        ids = (
+            (
+                await session.execute(
+                    insert(ContactRecord).returning(ContactRecord.id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "display_name": name,
+                            "search_name": name.lower(),
+                            "lifetime_value_cents": 0,
+                            "debt_cents": 0,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for name in names
+                    ],
+                )
             )
+            .scalars()
+            .all()
         )
-        return contact.id
+        identities = []
+        for contact_id, incoming in zip(ids, senders, strict=True):
+            kind, value = _identity(incoming)
+            identities.append(
+                {
+                    "contact_id": contact_id,
+                    "kind": kind,
+                    "value": value,
+                    "phone_suffix": suffix(value) if kind == PHONE else None,
+                    "verified": False,
+                    "source": incoming.channel,
+                    "created_at": now,
+                }
+            )
+        await session.execute(insert(ContactIdentity), identities)
+        return {_identity(m): cid for m, cid in zip(senders, ids, strict=True)}
 
     async def aclose(self) -> None:
         if self._task is not None:
@@ -195,32 +252,43 @@ class MessageStore:
                 await self._task
 
 
-def _record(incoming: Incoming, contact_id: int) -> MessageRecord:
-    return MessageRecord(
-        contact_id=contact_id,
-        channel=incoming.channel,
-        direction="inbound",
-        provider=incoming.provider,
-        provider_id=incoming.provider_id,
-        thread=incoming.thread,
-        sender=incoming.sender,
-        recipient=incoming.recipient,
-        subject=incoming.subject,
-        body=incoming.body,
-        status="received",
-        attempts=0,
-        details=incoming.details or {},
-        created_at=utcnow(),
-    )
+def _identity(incoming: Incoming) -> tuple[str, str]:
+    return (PHONE if incoming.channel == "sms" else EMAIL, incoming.sender)
 
 
-def _entry(incoming: Incoming, record: MessageRecord) -> InteractionRecord:
-    return InteractionRecord(
-        contact_id=record.contact_id,
-        at=record.created_at,
-        channel=incoming.channel,
-        direction="inbound",
-        summary=summary_of(incoming),
-        ref=f"message:{record.id}",
-        details={},
-    )
+def _first_of(strangers: dict[tuple[str, str], Incoming], incoming: Incoming) -> bool:
+    """Whether ``incoming`` is the message that made its sender a contact."""
+    return strangers.get(_identity(incoming)) is incoming
+
+
+def _message_row(incoming: Incoming, contact_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "contact_id": contact_id,
+        "channel": incoming.channel,
+        "direction": "inbound",
+        "provider": incoming.provider,
+        "provider_id": incoming.provider_id,
+        "thread": incoming.thread,
+        "sender": incoming.sender,
+        "recipient": incoming.recipient,
+        "subject": incoming.subject,
+        "body": incoming.body,
+        "status": "received",
+        "attempts": 0,
+        "details": incoming.details or {},
+        "created_at": now,
+    }
+
+
+def _entry_row(
+    incoming: Incoming, message_id: int, contact_id: int, now: datetime
+) -> dict[str, Any]:
+    return {
+        "contact_id": contact_id,
+        "at": now,
+        "channel": incoming.channel,
+        "direction": "inbound",
+        "summary": summary_of(incoming),
+        "ref": f"message:{message_id}",
+        "details": {},
+    }
