@@ -22,6 +22,7 @@ from cti.calls.model import CallStage
 from cti.calls.service import CallService
 from cti.contacts.dossier import DossierService, build_dossier_service
 from cti.messaging.service import MessagingService, messaging_service
+from cti.messaging.smtp import SmtpReceiver
 from cti.metrics import Metric
 from cti.routing.board import CALLER_EVENTS, MEMBER_EVENTS
 from cti.routing.direct import DirectRouter
@@ -68,6 +69,7 @@ class Runtime:
     pops: PopService
     messaging: MessagingService
     hub: Hub
+    mail: SmtpReceiver | None = None
     speech: AudioSocketSpeech | None = None
     on_start: list[Hook] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -82,6 +84,8 @@ class Runtime:
         self.routing.load_profiles(await agent_profiles(self.sessionmaker))
         await self._start_speech()
         await self.agi.start()
+        if self.mail is not None:
+            await self.mail.start()
         owed = await self.messaging.resume()
         if owed:
             log.info("%d SMS replies still owed: sending them", owed)
@@ -107,6 +111,8 @@ class Runtime:
                 await task
         await self.direct.aclose()
         await self.pops.aclose()
+        if self.mail is not None:
+            await self.mail.close()
         await self.messaging.aclose()
         await self.hub.close()
         await self.agi.close()
@@ -170,6 +176,7 @@ def build_runtime(settings: Settings) -> Runtime:
         routing=routing,
     )
     agi = AgiServer({"ivr": ivr}, host=settings.agi.host, port=settings.agi.port)
+    messaging = messaging_service(settings, sessionmaker, bus)
     pop_state = create_pop_state(settings.redis.url)
     pops = PopService(bus, pop_state, dossiers, routing.username_of)
     service.listeners.append(pops.on_call_event)
@@ -189,7 +196,17 @@ def build_runtime(settings: Settings) -> Runtime:
         direct=DirectRouter(ami, routing, dossiers),
         pops=pops,
         hub=Hub(bus, pop_state),
-        messaging=messaging_service(settings, sessionmaker, bus),
+        messaging=messaging,
+        mail=(
+            SmtpReceiver(
+                messaging.receive_email,
+                host=settings.mail.listen_host,
+                port=settings.mail.listen_port,
+                max_bytes=settings.mail.max_bytes,
+            )
+            if settings.mail.receive
+            else None
+        ),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -249,6 +250,8 @@ async def run_demo(settings: Settings, *, calls_per_minute: float, speed: float)
     )
     await simulator.start()
     settings.ami.host, settings.ami.port = simulator.host, simulator.port
+    if "CTI_MAIL_RECEIVE" not in os.environ:
+        settings.mail.receive = True  # customers' email: 127.0.0.1:2525 unless set otherwise
     runtime = build_runtime(settings)
     runtime.on_start.append(seed_users)
 

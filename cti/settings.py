@@ -129,6 +129,28 @@ class SmsSettings(BaseModel):
     )
 
 
+class MailSettings(BaseModel):
+    """Email: the SMTP receiver customers' mail arrives at, and the server replies go out by."""
+
+    receive: bool = Field(
+        False, description="Listen for inbound email over SMTP (point your MX or relay here)."
+    )
+    listen_host: str = Field("127.0.0.1", description="SMTP receiver's listen address.")
+    listen_port: int = Field(2525, ge=0, le=65535, description="SMTP receiver's port (0: any).")
+    max_bytes: int = Field(30 * 2**20, ge=1024, description="Largest message accepted, bytes.")
+    max_attachment_bytes: int = Field(
+        10 * 2**20, ge=0, description="Larger attachments are listed on the message, not kept."
+    )
+    smtp_host: str = Field("", description="SMTP server for replies (unset: replies are logged).")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server's port.")
+    smtp_username: str = Field("", description="SMTP login (unset: none).")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    from_address: str = Field(
+        "support@example.org", description="The address replies come from (and go back to)."
+    )
+
+
 class CrmSettings(BaseModel):
     """An optional external CRM that adds facts to every dossier (see docs/crm.md)."""
 
@@ -176,6 +198,7 @@ class Settings(BaseSettings):
     contacts: ContactSettings = Field(default_factory=ContactSettings)
     crm: CrmSettings = Field(default_factory=CrmSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     vosk_model: Path | None = Field(
         None,

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 OUTBOX = 256
 """Messages a connection may have waiting before it counts as too slow."""
+MAX_WATCHED = 20
+"""Contacts one screen may watch at once; watching another forgets the lowest id."""
+TIMELINE = "timeline.entry"
 SLOW = 1013
 GOING_AWAY = 1001
 
@@ -44,6 +47,8 @@ class Connection:
         self._limit = outbox
         self._ready = asyncio.Event()
         self.closing: tuple[int, str] | None = None
+        self.watching: set[int] = set()
+        """Contacts whose new timeline entries this screen wants (``watch``)."""
         self.doomed = asyncio.Event()
         """Set when the connection must close: too slow, or the server going away."""
 
@@ -92,6 +97,7 @@ class Hub:
         self.delivered = 0
         self.slow_closed = 0
         self._screens: dict[str, set[Connection]] = {}
+        self._watchers: dict[int, set[Connection]] = {}
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -100,15 +106,45 @@ class Hub:
         return sum(len(c) for c in self._screens.values())
 
     async def start(self) -> None:
-        self._subscription = self.bus.subscribe("screenpop.*", maxsize=100_000)
+        self._subscription = self.bus.subscribe("screenpop.*", TIMELINE, maxsize=100_000)
         self._task = asyncio.create_task(self._run(self._subscription), name="screenpop-hub")
 
     async def _run(self, subscription: Subscription) -> None:
-        async for _, envelope in subscription:
+        async for topic, envelope in subscription:
             try:
-                self.deliver(str(envelope["agent"]), envelope["message"])
+                if topic == TIMELINE:
+                    self.new_entry(int(envelope["contact_id"]), envelope)
+                else:
+                    self.deliver(str(envelope["agent"]), envelope["message"])
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("ignored a malformed screen-pop message: %s", exc)
+
+    def watch(self, connection: Connection, contact_id: int) -> None:
+        """Send ``connection`` the new timeline entries of ``contact_id`` (a few at most)."""
+        if contact_id in connection.watching:
+            return
+        if len(connection.watching) >= MAX_WATCHED:
+            oldest = min(connection.watching)
+            connection.watching.discard(oldest)
+            self._watchers.get(oldest, set()).discard(connection)
+        connection.watching.add(contact_id)
+        self._watchers.setdefault(contact_id, set()).add(connection)
+
+    def new_entry(self, contact_id: int, entry: dict[str, Any]) -> None:
+        screens = self._watchers.get(contact_id)
+        if not screens:
+            return
+        message = {
+            "type": "timeline",
+            "version": 1,
+            "contact_id": contact_id,
+            "message_id": entry.get("message_id"),
+            "at": entry.get("at"),
+        }
+        text = json.dumps(message, separators=(",", ":"))
+        for screen in screens:
+            if screen.put(text):
+                self.slow_closed += 1
 
     def deliver(self, agent: str, message: dict[str, Any]) -> None:
         """Queue ``message`` for every screen showing ``agent``."""
@@ -129,6 +165,12 @@ class Hub:
         return connection
 
     def disconnect(self, connection: Connection) -> None:
+        for contact_id in connection.watching:
+            watchers = self._watchers.get(contact_id)
+            if watchers is not None:
+                watchers.discard(connection)
+                if not watchers:
+                    del self._watchers[contact_id]
         screens = self._screens.get(connection.agent)
         if screens is not None:
             screens.discard(connection)

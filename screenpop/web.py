@@ -90,7 +90,7 @@ async def agent_socket(websocket: WebSocket) -> None:
             agent = dict(context.routing.agents[watched].view(time.time()))
         hello = messages.hello(_public(user), agent, pops)
         await websocket.send_text(json.dumps(hello, separators=(",", ":")))
-        await _serve(websocket, connection, expires_at)
+        await _serve(websocket, connection, hub, expires_at)
     except Refused as refused:
         await _refuse(websocket, refused)
     except WebSocketDisconnect:
@@ -120,11 +120,11 @@ async def _authenticate(websocket: WebSocket, context: ApiContext) -> tuple[User
     return user, watched, claims.expires_at.timestamp()
 
 
-async def _serve(websocket: WebSocket, connection: Connection, expires_at: float) -> None:
+async def _serve(websocket: WebSocket, connection: Connection, hub: Hub, expires_at: float) -> None:
     """Read the client and write its outbox until either ends, the connection is doomed
     (too slow, server going away) or the token expires."""
     sending = asyncio.ensure_future(connection.pump())
-    reading = asyncio.ensure_future(_read(websocket, connection.put))
+    reading = asyncio.ensure_future(_read(websocket, connection, hub))
     doomed = asyncio.ensure_future(connection.doomed.wait())
     tasks = {sending, reading, doomed}
     try:
@@ -149,16 +149,22 @@ async def _serve(websocket: WebSocket, connection: Connection, expires_at: float
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _read(websocket: WebSocket, put: Any) -> None:
+async def _read(websocket: WebSocket, connection: Connection, hub: Hub) -> None:
     rate = _Rate()
     while True:
         frame = await _frame(websocket)
         if not rate.allow():
             raise Refused(POLICY, "flood", f"At most {RATE:.0f} messages a second.")
-        if frame.get("type") == "ping":
-            put(json.dumps({"type": "pong", "version": messages.VERSION}))
+        kind = frame.get("type")
+        if kind == "ping":
+            connection.put(json.dumps({"type": "pong", "version": messages.VERSION}))
+        elif kind == "watch":
+            contact_id = frame.get("contact_id")
+            if not isinstance(contact_id, int) or isinstance(contact_id, bool) or contact_id < 1:
+                raise Refused(POLICY, "malformed", "'contact_id' is a contact's id.")
+            hub.watch(connection, contact_id)
         else:
-            raise Refused(POLICY, "unknown", "Only 'ping' is understood after 'auth'.")
+            raise Refused(POLICY, "unknown", "Only 'ping' and 'watch' are understood.")
 
 
 async def _frame(websocket: WebSocket) -> dict[str, Any]:

@@ -16,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
 
 from cti.contacts.phone import DEFAULT_RULES, PhoneRules, normalize_phone
+from cti.messaging.mail import AttachmentStore, parse_email
 from cti.messaging.sms import (
     InboundSms,
     LogSmsProvider,
@@ -28,6 +31,7 @@ from cti.messaging.sms import (
     SmsProvider,
     TwilioSmsProvider,
 )
+from cti.messaging.smtp import LogMailSender
 from cti.settings import Settings
 from cti.store.contacts import ContactRepository
 from cti.store.db import Sessionmaker
@@ -43,6 +47,12 @@ TIMELINE_TOPIC = "timeline.entry"
 
 class Publisher(Protocol):
     async def publish(self, topic: str, message: dict[str, Any]) -> None: ...
+
+
+class MailSender(Protocol):
+    name: str
+
+    async def send(self, message: EmailMessage) -> str: ...
 
 
 class InvalidMessage(ValueError):
@@ -63,10 +73,16 @@ class MessagingService:
         from_number: str = "",
         phone_rules: PhoneRules = DEFAULT_RULES,
         retries: tuple[float, ...] = RETRIES,
+        mailer: MailSender | None = None,
+        files: AttachmentStore | None = None,
+        mail_from: str = "support@example.org",
     ) -> None:
         self.sessionmaker = sessionmaker
         self.store = MessageStore(sessionmaker)
         self.provider = provider
+        self.mailer: MailSender = mailer or LogMailSender()
+        self.files = files
+        self.mail_from = mail_from
         self.bus = bus
         self.from_number = from_number
         self.phone_rules = phone_rules
@@ -105,6 +121,33 @@ class MessagingService:
             },
         )
 
+    async def receive_email(self, raw: bytes, *, provider: str = "smtp") -> Received:
+        """Store an inbound email whole (raw bytes first), on its sender's timeline, once."""
+        raw_sha = self.files.put(raw) if self.files is not None else None
+        parsed = parse_email(raw, self.files)
+        incoming = Incoming(
+            channel="email",
+            provider=provider,
+            provider_id=parsed.message_id[:255],
+            sender=parsed.sender,
+            recipient=(parsed.to[0] if parsed.to else "")[:320],
+            body=parsed.text,
+            subject=parsed.subject or None,
+            thread=parsed.thread,
+            sender_name=parsed.sender_name,
+            details={
+                "raw_sha256": raw_sha,
+                "in_reply_to": parsed.in_reply_to,
+                "references": parsed.references[-20:],
+                "attachments": [a.to_dict() for a in parsed.attachments],
+                "problems": parsed.problems,
+            },
+        )
+        received = await self.store.receive(incoming)
+        if not received.duplicate:
+            await self._announce(received.contact_id, received.message_id, received.at)
+        return received
+
     # -- outbound ---------------------------------------------------------------------
 
     async def send_sms(
@@ -119,31 +162,50 @@ class MessagingService:
         if problems:
             raise InvalidMessage(problems)
         assert number is not None
+        return await self._queue(contact_id, "sms", number, text, agent=agent)
+
+    async def _queue(
+        self,
+        contact_id: int,
+        channel: str,
+        to: str,
+        text: str,
+        *,
+        agent: str,
+        subject: str | None = None,
+        thread: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Store an outbound message (``queued``, on the timeline at once), then send it."""
+        email = channel == "email"
         async with self.sessionmaker.begin() as session:
             record = MessageRecord(
                 contact_id=contact_id,
-                channel="sms",
+                channel=channel,
                 direction="outbound",
-                provider=self.provider.name,
-                sender=self.from_number,
-                recipient=number,
+                provider=self.mailer.name if email else self.provider.name,
+                sender=self.mail_from if email else self.from_number,
+                recipient=to,
+                subject=subject,
+                thread=thread,
                 body=text,
                 status="queued",
                 attempts=0,
                 agent=agent,
-                details={},
+                details=details or {},
                 created_at=utcnow(),
             )
             session.add(record)
             await session.flush()
+            line = " ".join(text.split())
             session.add(
                 InteractionRecord(
                     contact_id=contact_id,
                     at=record.created_at,
-                    channel="sms",
+                    channel=channel,
                     direction="outbound",
                     agent=agent,
-                    summary=" ".join(text.split())[:500],
+                    summary=(f"{subject}: {line}" if subject else line)[:500],
                     outcome="queued",
                     ref=f"message:{record.id}",
                     details={},
@@ -154,6 +216,47 @@ class MessagingService:
         await self._attempt(message_id)
         self._retry_later(message_id)
         return await self.message(message_id)
+
+    async def send_email(
+        self, contact_id: int, body: str, *, agent: str, subject: str | None = None
+    ) -> dict[str, Any]:
+        """Reply by email: to the contact's last email, in its thread, else a new one."""
+        text = body.strip()
+        if not text:
+            raise InvalidMessage(["body: an email needs text"])
+        contact = await ContactRepository(self.sessionmaker).get(contact_id)
+        if contact is None:
+            raise InvalidMessage([f"contact {contact_id}: no such contact"])
+        async with self.sessionmaker() as session:
+            last = await session.scalar(
+                select(MessageRecord)
+                .where(
+                    MessageRecord.contact_id == contact_id,
+                    MessageRecord.channel == "email",
+                    MessageRecord.direction == "inbound",
+                )
+                .order_by(MessageRecord.created_at.desc(), MessageRecord.id.desc())
+                .limit(1)
+            )
+        if last is None and not contact["emails"]:
+            raise InvalidMessage(["to: the contact has no email address"])
+        to = last.sender if last is not None else contact["emails"][0]
+        threading: dict[str, Any] = {"message_id": make_msgid(domain=_domain(self.mail_from))}
+        if last is not None:
+            refs = [*(last.details or {}).get("references", []), last.provider_id]
+            threading.update(in_reply_to=last.provider_id, references=refs[-20:])
+            topic = last.subject or ""
+            subject = subject or (topic if topic.lower().startswith("re:") else f"Re: {topic}")
+        return await self._queue(
+            contact_id,
+            "email",
+            to,
+            text,
+            agent=agent,
+            subject=(subject or "Your request")[:998],
+            thread=last.thread if last is not None else threading["message_id"],
+            details=threading,
+        )
 
     async def _number_for(self, contact_id: int, to: str | None, problems: list[str]) -> str | None:
         """The number to write to: ``to`` if the contact holds it, else their first one."""
@@ -182,16 +285,21 @@ class MessagingService:
             record = await session.get(MessageRecord, message_id)
             if record is None or record.status not in ("queued", "retrying"):
                 return record.status if record is not None else "gone"
-            to, body, attempts = record.recipient, record.body, record.attempts
+            attempts = record.attempts
+            email = _email_of(record) if record.channel == "email" else None
+            to, body = record.recipient, record.body
         values: dict[str, Any] = {"attempts": attempts + 1}
         try:
-            values["provider_id"] = await self.provider.send(to, body)
+            if email is not None:
+                values["provider_id"] = await self.mailer.send(email)
+            else:
+                values["provider_id"] = await self.provider.send(to, body)
             values.update(status="sent", sent_at=utcnow(), error=None)
         except SendError as exc:
             last = exc.permanent or attempts + 1 > len(self.retries)
             values.update(status="failed" if last else "retrying", error=str(exc)[:500])
             log.warning(
-                "SMS %d not sent (attempt %d): %s",
+                "message %d not sent (attempt %d): %s",
                 message_id,
                 attempts + 1,
                 exc,
@@ -254,6 +362,26 @@ class MessagingService:
         await self.store.aclose()
 
 
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2] or "callfold.invalid"
+
+
+def _email_of(record: MessageRecord) -> EmailMessage:
+    """The email of an outbound record, with its threading headers."""
+    details = record.details or {}
+    message = EmailMessage()
+    message["From"] = record.sender
+    message["To"] = record.recipient
+    message["Subject"] = record.subject or ""
+    message["Message-ID"] = details.get("message_id") or make_msgid(domain=_domain(record.sender))
+    if details.get("in_reply_to"):
+        message["In-Reply-To"] = details["in_reply_to"]
+        message["References"] = " ".join(details.get("references", []))
+    message["Date"] = formatdate(localtime=False)
+    message.set_content(record.body)
+    return message
+
+
 def _view(record: MessageRecord) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -262,6 +390,8 @@ def _view(record: MessageRecord) -> dict[str, Any]:
         "direction": record.direction,
         "sender": record.sender,
         "recipient": record.recipient,
+        "subject": record.subject,
+        "thread": record.thread,
         "body": record.body,
         "status": record.status,
         "attempts": record.attempts,

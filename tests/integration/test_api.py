@@ -189,6 +189,7 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("GET", "/api/contacts/{contact_id}/timeline", Role.AGENT),
     ("POST", "/api/calls/{call_id}/wrapup", Role.AGENT),
     ("POST", "/api/contacts/{contact_id}/sms", Role.AGENT),
+    ("POST", "/api/contacts/{contact_id}/email", Role.AGENT),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SIGNED = {("POST", "/webhooks/sms/twilio"), ("POST", "/webhooks/sms")}
@@ -205,6 +206,7 @@ SUCCESS = {
     ("DELETE", "/api/routing/rules/items/{rule_id}"): 200,
     # The matrix's contact has no phone: past the role check, the reply is judged (test_sms).
     ("POST", "/api/contacts/{contact_id}/sms"): 422,
+    ("POST", "/api/contacts/{contact_id}/email"): 422,
     # No Asterisk behind this API: past the role check, Asterisk is unavailable.
     ("POST", "/api/agents/{username}/login"): 503,
     ("POST", "/api/agents/{username}/logout"): 503,
@@ -249,6 +251,8 @@ def body_for(method: str, path: str) -> dict[str, Any] | None:
         return {"reason": "lunch"}
     if path.endswith("/sms"):
         return {"body": "Your order is ready.", "to": None}
+    if path.endswith("/email"):
+        return {"body": "Your order is ready."}
     if path.endswith("/wrapup"):
         return {"disposition": "resolved", "notes": "Delivery booked for Friday."}
     if path.endswith("/profile"):

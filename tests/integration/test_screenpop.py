@@ -155,3 +155,18 @@ async def test_an_expired_token_closes_the_socket(desk: Desk) -> None:
     assert json.loads(await ws.recv())["type"] == "hello"
     code, error = await closed_with(ws)
     assert code == 4401 and error is not None and error["code"] == "auth.expired"
+
+
+async def test_a_screen_watching_a_customer_hears_of_their_new_messages(desk: Desk) -> None:
+    from cti.messaging.sms import InboundSms
+
+    alice, _ = await desk.screen("alice")
+    await alice.send(json.dumps({"type": "watch", "contact_id": 1}))
+    await alice.send('{"type": "ping"}')
+    await next_of(alice, "pong")  # the watch is in place
+    sms = InboundSms("generic", "w-1", IVAN, "+74950000000", "Can you deliver on Friday?")
+    received = await desk.runtime.messaging.receive_sms(sms)
+    entry = await next_of(alice, "timeline")
+    assert (entry["contact_id"], entry["message_id"]) == (1, received.message_id)
+    await alice.send('{"type": "watch", "contact_id": "everyone"}')
+    assert (await closed_with(alice))[0] == 1008

@@ -107,3 +107,24 @@ async def send_sms(context: Context, user: AgentUser, contact_id: ContactId, bod
         status = 404 if any("no such contact" in p for p in exc.problems) else 422
         error_id = "contact.not_found" if status == 404 else "request.invalid"
         return error_response(status, error_id, str(exc), problems=exc.problems)
+
+
+class EmailIn(BaseModel):
+    body: str = Field(min_length=1, max_length=100_000)
+    subject: str | None = Field(None, max_length=998, pattern=r"^[^\r\n]*$")
+
+
+@router.post("/api/contacts/{contact_id}/email", status_code=201)
+async def send_email(
+    context: Context, user: AgentUser, contact_id: ContactId, body: EmailIn
+) -> Any:
+    """Reply by email, in the thread of the customer's last email (``In-Reply-To``,
+    ``References``), or a new one to their address; retried like SMS."""
+    try:
+        return await context.messaging.send_email(
+            contact_id, body.body, agent=user.username, subject=body.subject
+        )
+    except InvalidMessage as exc:
+        status = 404 if any("no such contact" in p for p in exc.problems) else 422
+        error_id = "contact.not_found" if status == 404 else "request.invalid"
+        return error_response(status, error_id, str(exc), problems=exc.problems)

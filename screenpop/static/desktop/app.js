@@ -741,6 +741,9 @@
         break;
       case 'pong':
         break;
+      case 'timeline':
+        onTimelineEntry(str(msg.contact_id));
+        break;
       case 'error':
         S.serverError = { code: str(msg.code), message: str(msg.message) };
         break;
@@ -1430,6 +1433,7 @@
     t.section.hidden = false;
     if (wanted !== tl.contactId) {
       tl.contactId = wanted;
+      watchContact(wanted);
       tl.items = [];
       tl.next = null;
       tl.fellBack = false;
@@ -1439,6 +1443,20 @@
     if (tl.fellBack) {
       tl.items = fallbackItems(card);
       renderTimeline(card);
+    }
+  }
+
+  /** Ask the server for live timeline entries of a contact on screen (again after a reconnect). */
+  function watchContact(contactId) {
+    if (S.ws && S.ws.readyState === WebSocket.OPEN && /^[0-9]+$/.test(contactId)) {
+      S.ws.send(JSON.stringify({ type: 'watch', contact_id: Number(contactId) }));
+    }
+  }
+
+  /** A new SMS, email or call on a shown customer's timeline: reload the first page. */
+  function onTimelineEntry(contactId) {
+    for (const card of S.cards.values()) {
+      if (card.tl && card.tl.contactId === contactId && !card.removed) loadTimeline(card, false);
     }
   }
 
