@@ -1,7 +1,7 @@
 """Messages: inbound SMS webhooks stored per second, and a timeline page among 10M entries.
 
 Ingest: the server (this process: the whole application on uvicorn, SQLite) takes signed
-Twilio webhooks from a load process (``benchmarks.sms_load``, 32 keep-alive
+Twilio webhooks from a load process (``benchmarks.sms_load``, 64 keep-alive
 connections) for 10 seconds: each checked against its signature, its sender matched or
 made a contact, stored once with its timeline entry, committed before the answer. The
 figure is webhooks answered 200 per second, checked against the rows in the database
@@ -39,7 +39,7 @@ from cti.store.db import create_engine, create_sessionmaker
 from cti.store.models import MessageRecord
 
 TOKEN = "benchmark-twilio-token"
-CONNECTIONS = 32
+CONNECTIONS = 64
 
 
 async def load(port: int, seconds: float, first: int = 0) -> tuple[int, int, float]:

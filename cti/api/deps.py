@@ -16,12 +16,16 @@ from cti.auth.service import user_for_token
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/auth/login.")
 
 
-def get_context(request: Request) -> ApiContext:
-    """The services ``create_api`` put on the application."""
+async def get_context(request: Request) -> ApiContext:
+    """The services ``create_api`` put on the application.
+
+    ``async`` although it never waits: FastAPI runs a plain function dependency in a
+    worker thread, a thread hop on every request for a dictionary lookup.
+    """
     return cast(ApiContext, request.app.state.context)
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The client's IP address as the server sees it (after any trusted proxy headers)."""
     return request.client.host if request.client else "unknown"
 

@@ -88,12 +88,13 @@ class MessagingService:
         self.phone_rules = phone_rules
         self.retries = retries
         self._sending: set[asyncio.Task[None]] = set()
+        self._numbers: dict[str, str] = {}
 
     # -- inbound ----------------------------------------------------------------------
 
     async def receive_sms(self, sms: InboundSms) -> Received:
         """Store an inbound SMS on its sender's timeline (once, however often it comes)."""
-        number = normalize_phone(sms.sender, self.phone_rules).e164 or sms.sender
+        number = self._sender_number(sms.sender)
         incoming = Incoming(
             channel="sms",
             provider=sms.provider,
@@ -107,6 +108,17 @@ class MessagingService:
         if not received.duplicate:
             await self._announce(received.contact_id, received.message_id, received.at)
         return received
+
+    def _sender_number(self, raw: str) -> str:
+        """A sender's E.164 number (or what they sent, for short codes and names); the
+        same few senders write again and again, so the answers are remembered."""
+        number = self._numbers.get(raw)
+        if number is None:
+            number = normalize_phone(raw, self.phone_rules).e164 or raw
+            if len(self._numbers) >= 50_000:
+                self._numbers.clear()
+            self._numbers[raw] = number
+        return number
 
     async def _announce(self, contact_id: int | None, message_id: int, at: datetime | None) -> None:
         """Tell screens showing this contact that the timeline has a new entry."""
