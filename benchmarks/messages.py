@@ -1,4 +1,4 @@
-"""Messages: inbound SMS webhooks stored per second, and a timeline page among 10M entries.
+"""Messages: inbound SMS and email stored per second, a timeline page among 10M entries.
 
 Ingest: the server (this process: the whole application on uvicorn, SQLite) takes signed
 Twilio webhooks from a load process (``benchmarks.sms_load``, 64 keep-alive
@@ -7,6 +7,12 @@ made a contact, stored once with its timeline entry, committed before the answer
 figure is webhooks answered 200 per second, checked against the rows in the database
 (nothing acknowledged may be missing). Baseline, same load, same server: a minimal
 FastAPI handler that only reads and parses the form.
+
+Email: the SMTP receiver (aiosmtpd on this process's loop) takes messages from a load
+process (``benchmarks.mail_load``, 32 SMTP sessions, 1 KB of text, every tenth with a
+20 KB attachment, every fifth a reply in a thread) for 10 seconds: each kept raw,
+parsed, its attachments stored, stored once with its timeline entry and committed
+before ``250``. Baseline: a receiver that only parses each message.
 
 Timeline: ``GET``'s query (newest first, 20 a page, keyset cursor) for random contacts
 of the contacts benchmark's database (1,000,000 contacts, 10,000,000 timeline entries,
@@ -32,14 +38,20 @@ from benchmarks.common import Row, p99_ms
 from benchmarks.contacts import FULL, QUICK, _postgres_url
 from benchmarks.screenpop import free_port
 from cti.app import build_app, build_runtime
+from cti.messaging.mail import AttachmentStore, parse_email
+from cti.messaging.service import MessagingService, _Nowhere
+from cti.messaging.sms import LogSmsProvider
+from cti.messaging.smtp import SmtpReceiver
 from cti.runner import http_server
 from cti.settings import Settings
 from cti.store.contacts import ContactRepository
 from cti.store.db import create_engine, create_sessionmaker
+from cti.store.migrate import upgrade
 from cti.store.models import MessageRecord
 
 TOKEN = "benchmark-twilio-token"
 CONNECTIONS = 64
+MAIL_CONNECTIONS = 32
 
 
 async def load(port: int, seconds: float, first: int = 0) -> tuple[int, int, float]:
@@ -85,6 +97,66 @@ async def ingest(seconds: float) -> tuple[float, int, int]:
     finally:
         server.should_exit = True
         await serving
+
+
+async def mail_load(port: int, seconds: float, first: int) -> tuple[int, int, float]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.mail_load",
+        str(port),
+        str(seconds),
+        str(MAIL_CONNECTIONS),
+        str(first),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await process.communicate()
+    _, _, ok, errors, took = out.decode().split()
+    return int(ok), int(errors), float(took)
+
+
+async def mail_ingest(seconds: float) -> tuple[float, int, int]:
+    """Emails stored per second over SMTP, errors, and accepted ones missing."""
+    folder = Path(tempfile.mkdtemp(prefix="cti-bench-mail-"))
+    url = f"sqlite+aiosqlite:///{folder / 'cti.db'}"
+    await upgrade(url)
+    engine = create_engine(url)
+    service = MessagingService(
+        create_sessionmaker(engine),
+        LogSmsProvider(),
+        _Nowhere(),
+        files=AttachmentStore(folder / "mail"),
+    )
+    receiver = SmtpReceiver(service.receive_email, port=0)
+    await receiver.start()
+    try:
+        await mail_load(receiver.port, 1.0, 0)
+        async with engine.connect() as conn:
+            before = (await conn.execute(select(func.count()).select_from(MessageRecord))).scalar()
+        ok, errors, took = await mail_load(receiver.port, seconds, 5_000_000)
+        async with engine.connect() as conn:
+            after = (await conn.execute(select(func.count()).select_from(MessageRecord))).scalar()
+        return ok / took, errors, ok - ((after or 0) - (before or 0))
+    finally:
+        await receiver.close()
+        await service.aclose()
+        await engine.dispose()
+
+
+async def mail_minimal(seconds: float) -> float:
+    """The same load against an SMTP receiver that only parses each message."""
+
+    async def parse_only(raw: bytes) -> None:
+        parse_email(raw)
+
+    receiver = SmtpReceiver(parse_only, port=0)
+    await receiver.start()
+    try:
+        await mail_load(receiver.port, 1.0, 0)
+        ok, _, took = await mail_load(receiver.port, seconds, 5_000_000)
+        return ok / took
+    finally:
+        await receiver.close()
 
 
 async def minimal(seconds: float) -> float:
@@ -157,6 +229,19 @@ def run(quick: bool) -> list[Row]:
             passed=rate >= 1000 and errors == 0 and missing == 0,
         )
     ]
+    mail_rate, mail_errors, mail_missing = asyncio.run(mail_ingest(seconds))
+    rows.append(
+        Row(
+            name=f"Inbound emails stored per second over SMTP, one process, SQLite "
+            f"({mail_errors} errors, {mail_missing} accepted but missing)",
+            unit="/s",
+            target="≥ 200/s",
+            measured=mail_rate,
+            baseline=asyncio.run(mail_minimal(seconds)),
+            baseline_name="aiosmtpd receiver that only parses each message",
+            passed=mail_rate >= 200 and mail_errors == 0 and mail_missing == 0,
+        )
+    )
     scale = QUICK if quick else FULL
     for label, url in (
         ("SQLite", f"sqlite+aiosqlite:///{Path('var/bench') / f'contacts-{scale}.db'}"),

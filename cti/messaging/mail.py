@@ -103,12 +103,12 @@ def parse_email(raw: bytes, store: AttachmentStore | None = None) -> ParsedEmail
     if defects:
         problems.append("defects: " + ", ".join(sorted(set(defects))[:5]))
     sender_name, sender = _sender(message, problems)
-    message_id = _first_id(_header(message, "Message-ID", problems))
+    message_id = _first_id(_raw(message, "Message-ID"))
     if message_id is None:
         message_id = "<sha256-" + hashlib.sha256(raw).hexdigest() + "@callfold.invalid>"
         problems.append("no Message-ID: made one from the content")
-    references = _IDS.findall(_header(message, "References", problems) or "")
-    in_reply_to = _first_id(_header(message, "In-Reply-To", problems))
+    references = _IDS.findall(_raw(message, "References") or "")
+    in_reply_to = _first_id(_raw(message, "In-Reply-To"))
     thread = references[0] if references else in_reply_to or message_id
     text_parts: list[str] = []
     html_parts: list[str] = []
@@ -135,6 +135,16 @@ def parse_email(raw: bytes, store: AttachmentStore | None = None) -> ParsedEmail
         attachments=attachments,
         problems=problems,
     )
+
+
+def _raw(message: Message, name: str) -> str | None:
+    """A header as sent, unparsed: ids need no decoding, and parsing each header with
+    the modern policy is most of the cost of reading a message."""
+    wanted = name.lower()
+    for key, value in message.raw_items():
+        if key.lower() == wanted:
+            return str(value)
+    return None
 
 
 def _header(message: Message, name: str, problems: list[str]) -> str | None:
