@@ -160,11 +160,18 @@ class ContactRepository:
             session.add(interaction_record(contact_id, interaction, ref=ref))
 
     async def timeline(
-        self, contact_id: int, limit: int, before: tuple[datetime, int] | None = None
+        self,
+        contact_id: int,
+        limit: int,
+        before: tuple[datetime, int] | None = None,
+        channels: Sequence[str] = (),
     ) -> list[dict[str, Any]] | None:
         """A contact's timeline, newest first, ``limit`` entries older than ``before``
-        (``(at, id)`` of the last entry of the previous page); None: no such contact."""
+        (``(at, id)`` of the last entry of the previous page), only ``channels`` if any
+        are named; None: no such contact."""
         query = select(InteractionRecord).where(InteractionRecord.contact_id == contact_id)
+        if channels:
+            query = query.where(InteractionRecord.channel.in_(channels))
         if before is not None:
             at, row_id = before
             query = query.where(

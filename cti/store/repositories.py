@@ -23,7 +23,13 @@ from cti.auth.exceptions import UserExists, UserNotFound
 from cti.auth.model import Role, User
 from cti.store.db import Sessionmaker
 from cti.store.exceptions import InvalidCall
-from cti.store.models import AuditEntry, CallRecord, UserRecord
+from cti.store.models import (
+    AuditEntry,
+    CallRecord,
+    ContactRecord,
+    InteractionRecord,
+    UserRecord,
+)
 from cti.store.writer import CallStore, CallWriter
 
 __all__ = [
@@ -94,6 +100,76 @@ def call_from_record(record: CallRecord) -> dict[str, Any]:
     return call
 
 
+def call_summary(row: Mapping[str, Any]) -> str:
+    """A finished call in one line for the customer's timeline."""
+    outcome, queue = row.get("outcome"), row.get("queue")
+    where = f" ({queue})" if queue else ""
+    if outcome == "answered":
+        who = row.get("agent_name") or row.get("agent") or "an agent"
+        talk = row.get("talk_seconds")
+        length = f", {_duration(talk)}" if isinstance(talk, int | float) else ""
+        return f"Call answered by {who}{where}{length}"
+    wait = row.get("wait_seconds")
+    waited = f" after {_duration(wait)}" if isinstance(wait, int | float) else ""
+    if outcome == "abandoned":
+        return f"Hung up waiting{where}{waited}"
+    if outcome == "ivr_hangup":
+        return "Hung up in the IVR"
+    if outcome == "self_served":
+        return "Served by the IVR"
+    return f"Call not answered{where}{waited}"
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+async def _on_timelines(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Each call of a known contact on that contact's timeline, once (``call:LINKEDID``)."""
+    owned = {
+        row["linkedid"]: int(row["contact_id"])
+        for row in rows
+        if str(row.get("contact_id") or "").isdigit()
+    }
+    if not owned:
+        return
+    existing = set(
+        await session.scalars(
+            select(ContactRecord.id).where(ContactRecord.id.in_(set(owned.values())))
+        )
+    )
+    refs = {f"call:{linkedid}" for linkedid in owned}
+    done = set(
+        await session.scalars(select(InteractionRecord.ref).where(InteractionRecord.ref.in_(refs)))
+    )
+    for row in rows:
+        contact_id = owned.get(row["linkedid"])
+        ref = f"call:{row['linkedid']}"
+        if contact_id not in existing or ref in done:
+            continue
+        session.add(
+            InteractionRecord(
+                contact_id=contact_id,
+                at=row["started_at"],
+                channel="voice",
+                direction=row.get("direction") or "inbound",
+                reason=row.get("reason"),
+                agent=row.get("agent_name") or row.get("agent"),
+                summary=call_summary(row)[:500],
+                outcome=row.get("outcome"),
+                ref=ref,
+                details={
+                    "kind": "call",
+                    "queue": row.get("queue"),
+                    "wait_seconds": row.get("wait_seconds"),
+                    "talk_seconds": row.get("talk_seconds"),
+                    "ivr_path": (row.get("details") or {}).get("ivr_path"),
+                },
+            )
+        )
+
+
 class CallRepository:
     """Finished calls: idempotent upserts keyed by ``linkedid``, newest-first reads."""
 
@@ -117,6 +193,7 @@ class CallRepository:
             }
             stmt = stmt.on_conflict_do_update(index_elements=["linkedid"], set_=updated)
             await session.execute(stmt, list(rows.values()))
+            await _on_timelines(session, list(rows.values()))
 
     async def get(self, linkedid: str) -> dict[str, Any] | None:
         """One call by its ``linkedid``."""

@@ -37,7 +37,7 @@ async def test_the_wrap_up_lands_on_the_customers_timeline_once(api: Api) -> Non
         await api.client.post(f"/api/calls/{CALL}/wrapup", json=again, headers=agent)
     ).status_code == 201
     page = (await api.client.get("/api/contacts/1/timeline", headers=agent)).json()
-    mine = [item for item in page["items"] if item["ref"] == f"call:{CALL}"]
+    mine = [item for item in page["items"] if item["ref"] == f"wrapup:{CALL}"]
     assert len(mine) == 1, "a second wrap-up replaces the first"
     assert (mine[0]["outcome"], mine[0]["agent"], mine[0]["channel"]) == (
         "resolved",
@@ -147,3 +147,46 @@ async def test_the_timeline_pages_newest_first(api: Api) -> None:
     assert_error(bad, 422, "request.invalid")
     missing = await api.client.get("/api/contacts/999999/timeline", headers=agent)
     assert missing.status_code == 404
+
+
+async def test_finished_calls_of_a_known_customer_are_on_their_timeline_once(api: Api) -> None:
+    await seed_contacts(api.sessionmaker)
+    base = {"direction": "inbound", "caller_num": "+79161234567", "contact_id": "1"}
+    answered = {
+        **base,
+        "linkedid": "1795500000.1",
+        "started_at": 1795500000.0,
+        "ended_at": 1795500200.0,
+        "outcome": "answered",
+        "queue": "sales",
+        "agent_name": "Alice",
+        "talk_seconds": 125.0,
+        "reason": "order_ready",
+    }
+    abandoned = {
+        **base,
+        "linkedid": "1795500500.1",
+        "started_at": 1795500500.0,
+        "ended_at": 1795500545.0,
+        "outcome": "abandoned",
+        "queue": "sales",
+        "wait_seconds": 45.0,
+    }
+    gone = {**abandoned, "linkedid": "1795500900.1", "contact_id": "999999"}
+    calls = CallRepository(api.sessionmaker)
+    await calls.save_many([answered, abandoned, gone])
+    await calls.save_many([answered])  # written again: still one entry
+    agent = api.auth(Role.AGENT)
+    page = (
+        await api.client.get("/api/contacts/1/timeline", params={"channel": "voice"}, headers=agent)
+    ).json()
+    assert [(i["summary"], i["outcome"]) for i in page["items"]] == [
+        ("Hung up waiting (sales) after 45 s", "abandoned"),
+        ("Call answered by Alice (sales), 2 min 5 s", "answered"),
+    ]
+    emails = (
+        await api.client.get("/api/contacts/1/timeline", params={"channel": "email"}, headers=agent)
+    ).json()
+    assert {i["channel"] for i in emails["items"]} == {"email"}
+    bad = await api.client.get("/api/contacts/1/timeline", params={"channel": "fax"}, headers=agent)
+    assert_error(bad, 422, "request.invalid")

@@ -85,7 +85,7 @@ async def wrapup(context: Context, user: AgentUser, call_id: CallId, body: WrapU
             summary=(body.notes or label)[:500],
             outcome=body.disposition,
         )
-        await context.dossiers.contacts.record_outcome(contact_id, entry, ref=f"call:{call_id}")
+        await context.dossiers.contacts.record_outcome(contact_id, entry, ref=f"wrapup:{call_id}")
     done = {
         "disposition": body.disposition,
         "notes": body.notes,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, Field
@@ -128,6 +128,10 @@ async def timeline(
         str | None,
         Query(max_length=40, pattern=r"^[0-9]{1,20}_[0-9]{1,20}$", description="next_before"),
     ] = None,
+    channel: Annotated[
+        list[Literal["voice", "sms", "email", "chat"]] | None,
+        Query(description="Only these channels (repeat for several)."),
+    ] = None,
 ) -> Any:
     """The customer's contacts on every channel, newest first, a page at a time."""
     cursor = None
@@ -138,7 +142,7 @@ async def timeline(
         except (ValueError, OverflowError, OSError):
             message = "before: not a cursor from next_before"
             return error_response(422, "request.invalid", message, problems=[message])
-    items = await context.dossiers.contacts.timeline(contact_id, limit, cursor)
+    items = await context.dossiers.contacts.timeline(contact_id, limit, cursor, channel or ())
     if items is None:
         raise ContactNotFound(contact_id)
     next_before = None
