@@ -236,6 +236,7 @@ def contacts_export(contact_id: int, output: Any) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def contacts_erase(contact_id: int, yes: bool) -> None:
     """Erase one contact and their facts; their calls stay, anonymised (audited)."""
+    from cti.messaging.mail import AttachmentStore
     from cti.store.privacy import erase_contact
 
     if not yes:
@@ -245,8 +246,13 @@ def contacts_erase(contact_id: int, yes: bool) -> None:
     async def work() -> dict[str, int] | None:
         await _prepare(settings)
         async with open_database(settings.database.url) as sessionmaker:
+            files = AttachmentStore(settings.data_dir / "mail")
             return await erase_contact(
-                sessionmaker, contact_id, actor="cli", rules=_phone_rules(settings)
+                sessionmaker,
+                contact_id,
+                actor="cli",
+                rules=_phone_rules(settings),
+                forget_files=files.forget,
             )
 
     counts = _run_db(settings, work)

@@ -78,6 +78,12 @@ class AttachmentStore:
     def path(self, sha256: str) -> Path:
         return self.folder / sha256[:2] / sha256
 
+    def forget(self, digests: set[str]) -> None:
+        """Delete stored files (an erased contact's mail)."""
+        for digest in digests:
+            if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+                self.path(digest).unlink(missing_ok=True)
+
     def put(self, data: bytes) -> str:
         """Store ``data`` once; its SHA-256."""
         digest = hashlib.sha256(data).hexdigest()

@@ -8,11 +8,11 @@ are audited; the audit entry names the contact id only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, String, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.contacts.phone import DEFAULT_RULES, PhoneRules, normalize_phone, suffix
@@ -24,6 +24,7 @@ from cti.store.models import (
     ContactRecord,
     DeliveryRecord,
     InteractionRecord,
+    MessageRecord,
     NoteRecord,
     OrderRecord,
     PurchaseRecord,
@@ -39,6 +40,7 @@ FACT_TABLES: dict[str, type[Base]] = {
     "purchases": PurchaseRecord,
     "interactions": InteractionRecord,
     "notes": NoteRecord,
+    "messages": MessageRecord,
 }
 _SKIPPED = {"id", "contact_id"}
 
@@ -76,12 +78,18 @@ async def erase_contact(
     *,
     actor: str,
     rules: PhoneRules = DEFAULT_RULES,
+    forget_files: Callable[[set[str]], None] | None = None,
 ) -> dict[str, int] | None:
-    """Erase one contact; returns how many rows went; None if there is no such contact."""
+    """Erase one contact; returns how many rows went; None if there is no such contact.
+
+    ``forget_files`` is handed the SHA-256 of every stored email and attachment of the
+    contact's messages that no other message refers to, once the rows are gone.
+    """
     async with sessionmaker.begin() as session:
         contact = await session.get(ContactRecord, contact_id)
         if contact is None:
             return None
+        files = await _message_files(session, contact_id)
         phones = list(
             (
                 await session.scalars(
@@ -102,13 +110,39 @@ async def erase_contact(
         )
         counts["calls_anonymised"] = len(call_ids)
         await session.execute(delete(ContactRecord).where(ContactRecord.id == contact_id))
+        for digest in list(files):
+            shared = await session.scalar(
+                select(func.count()).where(cast(MessageRecord.details, String).like(f"%{digest}%"))
+            )
+            if shared:
+                files.discard(digest)
+        counts["files"] = len(files)
         await AuditRepository(session).record(
             actor=actor,
             action="contact.erase",
             target=f"contact:{contact_id}",
             details=counts,
         )
+    if forget_files is not None and files:
+        forget_files(files)
     return counts
+
+
+async def _message_files(session: AsyncSession, contact_id: int) -> set[str]:
+    """The stored emails and attachments of a contact's messages, by SHA-256."""
+    files: set[str] = set()
+    details = await session.scalars(
+        select(MessageRecord.details).where(MessageRecord.contact_id == contact_id)
+    )
+    for detail in details:
+        if not isinstance(detail, dict):
+            continue
+        if isinstance(detail.get("raw_sha256"), str):
+            files.add(detail["raw_sha256"])
+        for attachment in detail.get("attachments") or []:
+            if isinstance(attachment, dict) and attachment.get("stored"):
+                files.add(str(attachment.get("sha256")))
+    return files
 
 
 async def _call_ids(

@@ -190,6 +190,7 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("POST", "/api/calls/{call_id}/wrapup", Role.AGENT),
     ("POST", "/api/contacts/{contact_id}/sms", Role.AGENT),
     ("POST", "/api/contacts/{contact_id}/email", Role.AGENT),
+    ("POST", "/api/contacts/{contact_id}/merge", Role.SUPERVISOR),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SIGNED = {("POST", "/webhooks/sms/twilio"), ("POST", "/webhooks/sms")}
@@ -207,6 +208,8 @@ SUCCESS = {
     # The matrix's contact has no phone: past the role check, the reply is judged (test_sms).
     ("POST", "/api/contacts/{contact_id}/sms"): 422,
     ("POST", "/api/contacts/{contact_id}/email"): 422,
+    # A duplicate that does not exist: past the role check, the merge is judged (404).
+    ("POST", "/api/contacts/{contact_id}/merge"): 404,
     # No Asterisk behind this API: past the role check, Asterisk is unavailable.
     ("POST", "/api/agents/{username}/login"): 503,
     ("POST", "/api/agents/{username}/logout"): 503,
@@ -228,6 +231,12 @@ _created = iter(range(10_000))
 
 
 def body_for(method: str, path: str) -> dict[str, Any] | None:
+    if path.endswith("/sms"):
+        return {"body": "Your order is ready.", "to": None}
+    if path.endswith("/email"):
+        return {"body": "Your order is ready."}
+    if path.endswith("/merge"):
+        return {"duplicate": 999_999}
     if method == "POST" and path == "/api/users":
         return {"username": f"new{next(_created)}", "password": "new-password", "role": "agent"}
     if path == "/api/contacts/{contact_id}/notes":
@@ -249,10 +258,6 @@ def body_for(method: str, path: str) -> dict[str, Any] | None:
         return {"rule": {**rule, "target": {"skill": "support"}}}
     if path.endswith("/pause"):
         return {"reason": "lunch"}
-    if path.endswith("/sms"):
-        return {"body": "Your order is ready.", "to": None}
-    if path.endswith("/email"):
-        return {"body": "Your order is ready."}
     if path.endswith("/wrapup"):
         return {"disposition": "resolved", "notes": "Delivery booked for Friday."}
     if path.endswith("/profile"):

@@ -191,3 +191,19 @@ async def test_a_reply_to_a_contact_without_email_is_refused(api: Api, mail: Mai
     )
     error = assert_error(reply, 422, "request.invalid")
     assert "no email address" in error["message"]
+
+
+async def test_export_has_the_mail_and_erasing_removes_its_files(api: Api, mail: Mail) -> None:
+    message = email(Message_ID="<private@example.net>")
+    message.replace_header("From", "Nina <nina@example.net>")
+    message.add_attachment(b"passport scan", maintype="image", subtype="png", filename="id.png")
+    await mail.send(message, sender="nina@example.net")
+    (found,) = await ContactRepository(api.sessionmaker).search("nina@example.net")
+    admin = api.auth(Role.ADMIN)
+    export = (await api.client.get(f"/api/contacts/{found['id']}/export", headers=admin)).json()
+    (kept,) = export["messages"]
+    files = [kept["details"]["raw_sha256"], kept["details"]["attachments"][0]["sha256"]]
+    assert all(mail.files.path(f).exists() for f in files)
+    erased = await api.client.delete(f"/api/contacts/{found['id']}", headers=admin)
+    assert erased.status_code == 204
+    assert not any(mail.files.path(f).exists() for f in files)

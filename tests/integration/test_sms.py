@@ -259,3 +259,29 @@ async def test_replies_owed_at_a_restart_are_sent_when_the_server_starts(
         await asyncio.sleep(0.02)
     assert (await restarted.message(first["id"]))["status"] == "sent"
     await restarted.aclose()
+
+
+async def test_two_contacts_of_one_customer_are_merged_with_everything_kept(api: Api) -> None:
+    await seed_contacts(api.sessionmaker)
+    assert (await twilio_post(api, sms("SM-m", "+79265551234", "It's Ivan, new phone"))).is_success
+    contacts = ContactRepository(api.sessionmaker)
+    (stranger,) = await contacts.by_phone("+79265551234")
+    supervisor = api.auth(Role.SUPERVISOR)
+    reply = await api.client.post(
+        "/api/contacts/1/merge", json={"duplicate": stranger.contact_id}, headers=supervisor
+    )
+    assert reply.status_code == 200, reply.text
+    merged = reply.json()
+    assert merged["aliases"] == ["phone:+79265551234"] and merged["messages"] == 1
+    assert "+79265551234" in merged["contact"]["phones"]
+    assert await contacts.get(stranger.contact_id) is None
+    entries = await contacts.timeline(1, 20)
+    assert entries is not None and "It's Ivan, new phone" in [e["summary"] for e in entries]
+    again = await twilio_post(api, sms("SM-m2", "+79265551234", "me again"))
+    assert again.is_success and (await contacts.by_phone("+79265551234"))[0].contact_id == 1
+    same = await api.client.post("/api/contacts/1/merge", json={"duplicate": 1}, headers=supervisor)
+    assert_error(same, 422, "request.invalid")
+    agent = await api.client.post(
+        "/api/contacts/1/merge", json={"duplicate": 2}, headers=api.auth(Role.AGENT)
+    )
+    assert agent.status_code == 403

@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from cti.api.deps import AdminUser, AgentUser, Context
+from cti.api.deps import AdminUser, AgentUser, Context, SupervisorUser
 from cti.api.errors import error_response
 from cti.contacts.records import ContactIn, ContactPatch, check_contact
 from cti.store.contacts import ContactNotFound
+from cti.store.merge import MergeError, merge_contacts
 from cti.store.privacy import erase_contact, export_contact
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])
@@ -162,6 +163,27 @@ async def add_note(
     return {"at": saved.at.isoformat(), "author": saved.author, "body": saved.body}
 
 
+class MergeIn(BaseModel):
+    duplicate: int = Field(ge=1, le=2**53, description="The contact to merge into this one.")
+
+
+@router.post("/{contact_id}/merge")
+async def merge(
+    context: Context, user: SupervisorUser, contact_id: ContactId, body: MergeIn
+) -> Any:
+    """Merge a duplicate into this contact: identities become aliases, every fact, message
+    and call moves over, the duplicate goes (audited)."""
+    try:
+        merged = await merge_contacts(
+            context.sessionmaker, contact_id, body.duplicate, actor=user.username
+        )
+    except MergeError as exc:
+        status = 404 if str(exc).startswith("no contact") else 422
+        error_id = "contact.not_found" if status == 404 else "request.invalid"
+        return error_response(status, error_id, str(exc), problems=[str(exc)])
+    return {**merged, "contact": await _get(context, contact_id)}
+
+
 @router.get("/{contact_id}/export")
 async def export(context: Context, admin: AdminUser, contact_id: ContactId) -> dict[str, Any]:
     """Everything held on one contact (a subject access request); audited."""
@@ -184,6 +206,7 @@ async def erase(context: Context, admin: AdminUser, contact_id: ContactId) -> Re
         contact_id,
         actor=admin.username,
         rules=context.dossiers.phone_rules,
+        forget_files=context.messaging.files.forget if context.messaging.files else None,
     )
     if erased is None:
         raise ContactNotFound(contact_id)
