@@ -38,10 +38,12 @@ from benchmarks.common import Row, p99_ms
 from benchmarks.contacts import FULL, QUICK, _postgres_url
 from benchmarks.screenpop import free_port
 from cti.app import build_app, build_runtime
+from cti.messaging.assign import ConversationAssigner
 from cti.messaging.mail import AttachmentStore, parse_email
 from cti.messaging.service import MessagingService, _Nowhere
 from cti.messaging.sms import LogSmsProvider
 from cti.messaging.smtp import SmtpReceiver
+from cti.routing.engine import Agent, AgentState
 from cti.runner import http_server
 from cti.settings import Settings
 from cti.store.contacts import ContactRepository
@@ -87,12 +89,21 @@ async def ingest(seconds: float) -> tuple[float, int, int]:
     try:
         while not server.started:
             await asyncio.sleep(0.01)
+        skills = {"frontdesk": 2, "sales": 2, "support": 2, "billing": 2, "complaints": 4}
+        for n in range(20):  # logged in: every message is given to one of them
+            runtime.routing.update_agent(
+                Agent(f"agent{n}", f"PJSIP/{3000 + n}", skills, state=AgentState.AVAILABLE)
+            )
         await load(settings.http.port, 1.0)  # warm up
         async with runtime.sessionmaker() as session:
             before = await session.scalar(select(func.count()).select_from(MessageRecord)) or 0
         ok, errors, took = await load(settings.http.port, seconds, first=10_000_000)
         async with runtime.sessionmaker() as session:
             after = await session.scalar(select(func.count()).select_from(MessageRecord)) or 0
+        assigner = runtime.messaging.assigner
+        assert isinstance(assigner, ConversationAssigner)
+        while assigner.assigned < after:  # every message found its agent
+            await asyncio.sleep(0.05)
         return ok / took, errors, ok - (after - before)
     finally:
         server.should_exit = True

@@ -21,6 +21,7 @@ from cti.bus.factory import create_bus
 from cti.calls.model import CallStage
 from cti.calls.service import CallService
 from cti.contacts.dossier import DossierService, build_dossier_service
+from cti.messaging.assign import ConversationAssigner
 from cti.messaging.service import MessagingService, messaging_service
 from cti.messaging.smtp import SmtpReceiver
 from cti.metrics import Metric
@@ -179,6 +180,7 @@ def build_runtime(settings: Settings) -> Runtime:
     messaging = messaging_service(settings, sessionmaker, bus)
     pop_state = create_pop_state(settings.redis.url)
     pops = PopService(bus, pop_state, dossiers, routing.username_of)
+    messaging.assigner = ConversationAssigner(sessionmaker, routing, dossiers, bus)
     service.listeners.append(pops.on_call_event)
     routing.watchers.append(pops.on_agent)
     return Runtime(

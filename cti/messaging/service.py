@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 
 from cti.contacts.phone import DEFAULT_RULES, PhoneRules, normalize_phone
+from cti.messaging.assign import Waiting
 from cti.messaging.mail import AttachmentStore, parse_email
 from cti.messaging.sms import (
     InboundSms,
@@ -47,6 +48,12 @@ TIMELINE_TOPIC = "timeline.entry"
 
 class Publisher(Protocol):
     async def publish(self, topic: str, message: dict[str, Any]) -> None: ...
+
+
+class Assigner(Protocol):
+    def submit(self, item: Waiting) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class MailSender(Protocol):
@@ -89,6 +96,8 @@ class MessagingService:
         self.retries = retries
         self._sending: set[asyncio.Task[None]] = set()
         self._numbers: dict[str, str] = {}
+        self.assigner: Assigner | None = None
+        """Gives each new inbound message to an agent (``cti.messaging.assign``)."""
 
     # -- inbound ----------------------------------------------------------------------
 
@@ -107,7 +116,17 @@ class MessagingService:
         received = await self.store.receive(incoming)
         if not received.duplicate:
             await self._announce(received.contact_id, received.message_id, received.at)
+            self._assign_later(received, "sms", sms.body)
         return received
+
+    def _assign_later(self, received: Received, channel: str, text: str) -> None:
+        """Find the message its agent after the provider has its answer."""
+        if self.assigner is not None and received.contact_id is not None:
+            self.assigner.submit(
+                Waiting(
+                    received.contact_id, received.message_id, channel, text, received.new_contact
+                )
+            )
 
     def _sender_number(self, raw: str) -> str:
         """A sender's E.164 number (or what they sent, for short codes and names); the
@@ -158,6 +177,8 @@ class MessagingService:
         received = await self.store.receive(incoming)
         if not received.duplicate:
             await self._announce(received.contact_id, received.message_id, received.at)
+            text = f"{parsed.subject} {parsed.text}"
+            self._assign_later(received, "email", text)
         return received
 
     # -- outbound ---------------------------------------------------------------------
@@ -368,6 +389,8 @@ class MessagingService:
             return _view(record)
 
     async def aclose(self) -> None:
+        if self.assigner is not None:
+            await self.assigner.aclose()
         for task in list(self._sending):
             task.cancel()
         await asyncio.gather(*self._sending, return_exceptions=True)

@@ -327,6 +327,9 @@ class MessageRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(String(500))
     agent: Mapped[str | None] = mapped_column(String(64))
+    """Who sent it, for what we send."""
+    assigned_to: Mapped[str | None] = mapped_column(String(64))
+    """The agent an inbound message was given to: its conversation's owner."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)

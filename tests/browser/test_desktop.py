@@ -128,3 +128,16 @@ async def test_a_wrong_password_is_said_plainly(browser: Browser, desk: Desk) ->
     await page.get_by_test_id("login-submit").click()
     await expect(page.get_by_test_id("login-error")).to_be_visible()
     await expect(page.get_by_test_id("login-error")).not_to_be_empty()
+
+
+async def test_a_message_given_to_the_agent_shows_up_on_their_screen(
+    browser: Browser, desk: Desk
+) -> None:
+    from cti.messaging.sms import InboundSms
+
+    page = await logged_in(browser, desk, "alice")
+    sms = InboundSms("generic", "b-1", IVAN, "+74950000000", "Can you deliver on Friday?")
+    await desk.runtime.messaging.receive_sms(sms)
+    toast = page.get_by_test_id("toast").filter(has_text="SMS for you")
+    await expect(toast).to_contain_text("Can you deliver on Friday?", timeout=10_000)
+    assert PROBLEMS[id(page)] == []

@@ -170,3 +170,43 @@ async def test_a_screen_watching_a_customer_hears_of_their_new_messages(desk: De
     assert (entry["contact_id"], entry["message_id"]) == (1, received.message_id)
     await alice.send('{"type": "watch", "contact_id": "everyone"}')
     assert (await closed_with(alice))[0] == 1008
+
+
+async def test_a_customers_message_goes_to_the_agent_who_served_them_and_stays_there(
+    desk: Desk,
+) -> None:
+    from cti.messaging.sms import InboundSms
+    from cti.store.models import MessageRecord
+
+    alice, _ = await desk.screen("alice")
+    first = await desk.runtime.messaging.receive_sms(
+        InboundSms("generic", "a-1", IVAN, "+74950000000", "Can you deliver on Friday?")
+    )
+    given = await next_of(alice, "message")
+    assert (given["contact_id"], given["message_id"]) == (1, first.message_id)
+    assert given["why"] == "alice served this customer last"
+    second = await desk.runtime.messaging.receive_sms(
+        InboundSms("generic", "a-2", IVAN, "+74950000000", "Morning is best")
+    )
+    again = await next_of(alice, "message")
+    assert again["message_id"] == second.message_id
+    assert again["why"] == "alice has this conversation open"
+    stranger = await desk.runtime.messaging.receive_sms(
+        InboundSms("generic", "a-3", "+79645550199", "+74950000000", "Where is my parcel? Late!")
+    )
+    routed = await next_of(alice, "message")
+    assert routed["message_id"] == stranger.message_id
+    assert routed["why"].startswith("rule delivery (reason delivery_late)")
+    assert desk.runtime.messaging.assigner is not None
+    async with desk.runtime.sessionmaker() as session:
+        owner = await session.get(MessageRecord, stranger.message_id)
+        assert owner is not None and owner.assigned_to == "alice"
+
+
+def test_reasons_are_guessed_from_keywords() -> None:
+    from cti.messaging.assign import guess_reason
+
+    assert guess_reason("Мой заказ сломан, хочу возврат") == "complaint"
+    assert guess_reason("Where is my parcel?") == "delivery_late"
+    assert guess_reason("Please send the invoice") == "debt"
+    assert guess_reason("Hello there") is None

@@ -20,6 +20,13 @@
   const NOTES_MAX = 2000;
   const TIMELINE_LIMIT = 20;
   const SAVED_LINGER_MS = 1800; // how long "Saved to the timeline" stays before the card goes
+  const REPLY = {
+    sms: { label: 'SMS', by: 'by SMS', max: 1600, placeholder: 'Write an SMS to the customer…' },
+    email: { label: 'Email', by: 'by email', max: 100000, placeholder: 'Write an email to the customer…' },
+  };
+  const DELIVERY = new Set(['queued', 'retrying', 'sent', 'failed']); // an outbound message's outcome
+  const PENDING_POLL_MS = [3000, 8000, 15000]; // re-read a timeline with undelivered replies; then every last one
+  const PENDING_POLL_MAX = 30; // ~7 minutes: longer than the server's retries (2 s, 10 s, 1 min, 5 min)
   const STORE = { token: 'callfold.token', user: 'callfold.user', expires: 'callfold.expires_at' };
 
   const PAUSE_LABELS = {
@@ -744,6 +751,9 @@
       case 'timeline':
         onTimelineEntry(str(msg.contact_id));
         break;
+      case 'message':
+        onMessageGiven(msg);
+        break;
       case 'error':
         S.serverError = { code: str(msg.code), message: str(msg.message) };
         break;
@@ -860,6 +870,7 @@
     if (card.removed) return;
     card.removed = true;
     clearTimeout(card.leaveTimer);
+    clearTimeout(card.tl.pollTimer);
     S.cards.delete(card.id);
     const hadFocus = card.el.contains(document.activeElement);
     const finish = () => {
@@ -889,13 +900,24 @@
       saving: false,
       closeWhenDone: false,
       pickedId: null,
-      tl: { contactId: null, items: [], next: null, loading: false, fellBack: false, seq: 0, moreError: '' },
+      tl: {
+        contactId: null,
+        items: [],
+        next: null,
+        loading: false,
+        fellBack: false,
+        seq: 0,
+        moreError: '',
+        pollTimer: null,
+        polls: 0,
+      },
     };
     card.banner = h('div', { class: 'card-banner' });
     card.head = h('header', { class: 'card-head' });
     card.main = h('div', { class: 'card-main' });
     card.wrapup = buildWrapup(card);
     card.timeline = buildTimeline(card);
+    card.reply = buildReply(card);
     card.el = h('article', {
       class: 'card',
       'data-testid': 'call-card',
@@ -906,7 +928,8 @@
     card.head,
     h('div', { class: 'card-grid' },
       card.main,
-      h('aside', { class: 'card-side', 'aria-label': 'Wrap-up and history' }, card.wrapup.form, card.timeline.section)));
+      h('aside', { class: 'card-side', 'aria-label': 'Wrap-up, history and reply' },
+        card.wrapup.form, card.timeline.section, card.reply.form)));
     return card;
   }
 
@@ -1420,6 +1443,8 @@
     if (!wanted) {
       tl.contactId = null;
       tl.seq += 1;
+      clearTimeout(tl.pollTimer);
+      syncReply(card, null);
       if (candidates.length > 1) {
         t.section.hidden = false;
         t.list.replaceChildren();
@@ -1431,12 +1456,15 @@
       return;
     }
     t.section.hidden = false;
+    syncReply(card, wanted);
     if (wanted !== tl.contactId) {
       tl.contactId = wanted;
       watchContact(wanted);
       tl.items = [];
       tl.next = null;
       tl.fellBack = false;
+      tl.polls = 0;
+      clearTimeout(tl.pollTimer);
       loadTimeline(card, false);
       return;
     }
@@ -1453,6 +1481,13 @@
     }
   }
 
+  /** A customer's SMS or email was given to this agent: say so, refresh their history. */
+  function onMessageGiven(msg) {
+    const channel = str(msg.channel) === 'email' ? 'Email' : 'SMS';
+    toast(`${channel} for you: ${str(msg.summary)}`, 'info');
+    onTimelineEntry(str(msg.contact_id));
+  }
+
   /** A new SMS, email or call on a shown customer's timeline: reload the first page. */
   function onTimelineEntry(contactId) {
     for (const card of S.cards.values()) {
@@ -1463,6 +1498,7 @@
   async function loadTimeline(card, more) {
     const tl = card.tl;
     if (!tl.contactId || (more && (!tl.next || tl.loading))) return;
+    if (!more) clearTimeout(tl.pollTimer);
     const seq = ++tl.seq;
     const contactId = tl.contactId;
     tl.loading = true;
@@ -1488,6 +1524,31 @@
       tl.moreError = 'Could not load more history. Try again.';
     }
     renderTimeline(card);
+    if (!more) {
+      if (items) replyDefaults(card);
+      pollPending(card);
+    }
+  }
+
+  const isMessage = (item) => ['sms', 'email', 'chat'].includes(str(item.channel)) || str(item.ref).startsWith('message:');
+  const isPending = (item) => str(item.direction) === 'outbound' && isMessage(item) && ['queued', 'retrying'].includes(str(item.outcome));
+
+  /**
+   * A reply still queued or retrying changes its outcome without a `timeline` message:
+   * read the first page again now and then until it is delivered or has failed.
+   */
+  function pollPending(card) {
+    const tl = card.tl;
+    clearTimeout(tl.pollTimer);
+    tl.pollTimer = null;
+    if (card.removed || tl.fellBack || !tl.contactId || tl.polls >= PENDING_POLL_MAX) return;
+    if (!tl.items.some(isPending)) return;
+    const delay = PENDING_POLL_MS[Math.min(tl.polls, PENDING_POLL_MS.length - 1)];
+    tl.pollTimer = setTimeout(() => {
+      tl.pollTimer = null;
+      tl.polls += 1;
+      if (!card.removed && !S.signedOut) loadTimeline(card, false);
+    }, delay);
   }
 
   function renderTimeline(card) {
@@ -1503,22 +1564,279 @@
     else t.status.textContent = '';
     const picked = !obj(card.pop.contact) && card.pickedId;
     t.title.textContent = picked ? 'History of the selected customer' : 'History';
+    followReply(card);
   }
+
+  const DELIVERY_TEXT = { queued: 'Queued', retrying: 'Retrying', sent: 'Sent', failed: 'Failed' };
 
   function timelineItem(item) {
     const channel = str(item.channel);
     const direction = str(item.direction);
+    const outcome = str(item.outcome);
     const rel = ago(item.at);
-    return h('li', { class: 'tl-item', 'data-testid': 'timeline-item', 'data-channel': channel },
-      h('div', { class: 'tl-head' },
-        h('span', { class: `chan chan-${channel.replace(/[^a-z]/g, '')}` }, icon(channel), h('span', { text: channelLabel(channel) })),
-        direction ? h('span', { class: 'tl-dir', text: direction === 'inbound' ? 'in' : direction === 'outbound' ? 'out' : direction }) : null,
-        h('time', { class: 'tl-when', datetime: str(item.at), title: rel, text: when(item.at) })),
-      item.summary ? h('p', { class: 'tl-summary', text: str(item.summary) }) : null,
-      h('div', { class: 'tl-meta' },
-        item.agent ? h('span', { class: 'tl-agent', text: str(item.agent) }) : null,
-        item.reason ? h('span', { class: 'chip', text: words(item.reason) }) : null,
-        item.outcome ? h('span', { class: 'chip chip-quiet', text: words(item.outcome) }) : null));
+    const outbound = direction === 'outbound';
+    // An agent's reply: set apart, with its delivery status as a badge.
+    const reply = outbound && isMessage(item);
+    const delivery = reply && DELIVERY.has(outcome) ? outcome : '';
+    let dir = null;
+    if (reply) dir = h('span', { class: 'tl-dir tl-dir-out', title: 'To the customer', text: '↗ out' });
+    else if (direction) dir = h('span', { class: 'tl-dir', text: direction === 'inbound' ? 'in' : outbound ? 'out' : direction });
+    return h('li', {
+      class: `tl-item${reply ? ' tl-reply' : ''}`,
+      'data-testid': 'timeline-item',
+      'data-channel': channel,
+      'data-direction': direction,
+      'data-outcome': outcome,
+    },
+    h('div', { class: 'tl-head' },
+      h('span', { class: `chan chan-${channel.replace(/[^a-z]/g, '')}` }, icon(channel), h('span', { text: channelLabel(channel) })),
+      dir,
+      h('time', { class: 'tl-when', datetime: str(item.at), title: rel, text: when(item.at) })),
+    item.summary ? h('p', { class: 'tl-summary', text: str(item.summary) }) : null,
+    h('div', { class: 'tl-meta' },
+      item.agent ? h('span', { class: 'tl-agent', text: str(item.agent) }) : null,
+      item.reason ? h('span', { class: 'chip', text: words(item.reason) }) : null,
+      delivery
+        ? h('span', {
+          class: `chip delivery delivery-${delivery}`,
+          'data-testid': 'timeline-delivery',
+          title: 'Delivery status',
+          text: DELIVERY_TEXT[delivery],
+        })
+        : outcome ? h('span', { class: 'chip chip-quiet', text: words(outcome) }) : null));
+  }
+
+  // ---------------------------------------------------------------- reply (SMS / email)
+
+  const grouped = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
+  const charCount = (text) => [...text].length; // code points, as the server counts
+
+  function buildReply(card) {
+    const chanId = `${card.n}-reply-channel`;
+    const subjectId = `${card.n}-reply-subject`;
+    const bodyId = `${card.n}-reply-body`;
+    const countId = `${card.n}-reply-count`;
+    const r = { channel: 'sms', touched: false, sending: false, contactId: null, last: null };
+    r.select = h('select', {
+      id: chanId,
+      class: 'select select-small',
+      'data-testid': 'reply-channel',
+      on: {
+        change: () => {
+          r.touched = true;
+          setReplyChannel(card, r.select.value);
+        },
+      },
+    },
+    Object.entries(REPLY).map(([value, c]) => h('option', { value, text: c.label })));
+    r.subject = h('input', {
+      id: subjectId,
+      type: 'text',
+      class: 'input',
+      'data-testid': 'reply-subject',
+      maxLength: 998,
+      autocomplete: 'off',
+      placeholder: 'Re: their last subject (automatic)',
+    });
+    r.subjectField = h('label', { class: 'field reply-subject', for: subjectId, hidden: true },
+      h('span', { class: 'field-label' }, 'Subject ', h('span', { class: 'muted', text: '(optional)' })), r.subject);
+    r.body = h('textarea', {
+      id: bodyId,
+      class: 'textarea',
+      'data-testid': 'reply-body',
+      rows: '3',
+      'aria-describedby': countId,
+      on: { input: () => updateReply(card) },
+    });
+    r.count = h('span', { id: countId, class: 'counter', 'aria-live': 'polite' });
+    r.problems = h('ul', { class: 'problems', 'data-testid': 'reply-problems', role: 'alert', hidden: true });
+    r.send = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'reply-send', disabled: true, text: 'Send' });
+    r.status = h('p', { class: 'reply-status', 'data-testid': 'reply-status', role: 'status', hidden: true });
+    r.title = h('h3', { class: 'panel-title reply-title', text: 'Reply' });
+    r.form = h('form', {
+      class: 'panel reply',
+      'data-testid': 'reply-form',
+      novalidate: true,
+      'aria-label': 'Reply to the customer',
+      hidden: true,
+      on: {
+        submit: (e) => {
+          e.preventDefault();
+          sendReply(card);
+        },
+        keydown: (e) => onReplyKey(e, card),
+      },
+    },
+    h('div', { class: 'reply-head' },
+      r.title,
+      h('label', { class: 'reply-channel', for: chanId }, h('span', { class: 'muted', text: 'Send by' }), r.select)),
+    r.subjectField,
+    h('label', { class: 'visually-hidden', for: bodyId, text: 'Message' }),
+    r.body,
+    h('div', { class: 'reply-row' },
+      h('span', { class: 'reply-keys muted' }, h('kbd', { text: 'Ctrl' }), '+', h('kbd', { text: 'Enter' }), ' sends'),
+      r.count),
+    r.problems,
+    h('div', { class: 'reply-actions' }, r.send, r.status));
+    card.r = r;
+    setReplyChannel(card, 'sms');
+    return r;
+  }
+
+  function onReplyKey(event, card) {
+    if (event.key !== 'Enter' || event.isComposing) return;
+    const r = card.r;
+    if (event.ctrlKey || event.metaKey) {
+      event.preventDefault();
+      sendReply(card);
+    } else if (event.target === r.subject) {
+      event.preventDefault(); // Enter in the subject goes on to the message, it does not send
+      r.body.focus();
+    }
+  }
+
+  function setReplyChannel(card, channel) {
+    const r = card.r;
+    r.channel = REPLY[channel] ? channel : 'sms';
+    const c = REPLY[r.channel];
+    r.select.value = r.channel;
+    r.form.dataset.channel = r.channel;
+    r.subjectField.hidden = r.channel !== 'email';
+    r.body.placeholder = c.placeholder;
+    r.body.rows = r.channel === 'email' ? 6 : 3;
+    updateReply(card);
+  }
+
+  function updateReply(card) {
+    const r = card.r;
+    const max = REPLY[r.channel].max;
+    const len = charCount(r.body.value);
+    r.count.textContent = `${grouped(len)} / ${grouped(max)}`;
+    r.count.classList.toggle('counter-near', len > max * 0.9 && len <= max);
+    r.count.classList.toggle('counter-over', len > max);
+    r.send.disabled = r.sending || !r.body.value.trim();
+  }
+
+  /** Show the form for the card's customer (or hide it); a new customer starts afresh. */
+  function syncReply(card, contactId) {
+    const r = card.r;
+    r.form.hidden = !contactId;
+    const contact = obj(card.pop.contact);
+    let name = contact && str(contact.id) === contactId ? str(contact.name) : '';
+    if (!name && contactId) {
+      const candidates = arr(obj(card.pop.caller) && card.pop.caller.candidates).filter(obj);
+      const picked = candidates.find((c) => str(c.id) === contactId);
+      name = picked ? str(picked.display_name) : '';
+    }
+    r.title.textContent = name ? `Reply to ${name}` : 'Reply';
+    if (contactId === r.contactId) return;
+    r.contactId = contactId;
+    r.touched = false;
+    r.last = null;
+    showReplyStatus(card, '', '');
+    showReplyProblems(card, []);
+    if (contactId) setReplyChannel(card, 'sms');
+  }
+
+  /** The channel the customer last wrote on (SMS or email), unless the agent chose one or is typing. */
+  function replyDefaults(card) {
+    const r = card.r;
+    if (r.touched || r.sending || r.body.value || r.contactId !== card.tl.contactId) return;
+    const last = card.tl.items.find((item) => str(item.direction) === 'inbound' && REPLY[str(item.channel)]);
+    setReplyChannel(card, last ? str(last.channel) : 'sms');
+  }
+
+  function showReplyProblems(card, problems) {
+    const r = card.r;
+    r.problems.replaceChildren(...problems.map((p) => h('li', { text: p })));
+    r.problems.hidden = problems.length === 0;
+  }
+
+  function showReplyStatus(card, kind, text, title) {
+    const r = card.r;
+    r.status.textContent = text;
+    r.status.dataset.status = kind;
+    r.status.title = title || '';
+    r.status.hidden = !text;
+  }
+
+  function replyStatusText(status, channel, error) {
+    const by = (REPLY[channel] || REPLY.sms).by;
+    switch (status) {
+      case 'sent':
+        return `Sent ${by}`;
+      case 'retrying':
+        return 'Queued — retrying';
+      case 'failed':
+        return `Failed: ${error || 'not delivered after retrying'}`;
+      case 'queued':
+        return `Queued ${by}`;
+      default:
+        return status ? `Sent ${by} (${words(status)})` : `Sent ${by}`;
+    }
+  }
+
+  /** A reply that was still queued or retrying: its status line follows the timeline. */
+  function followReply(card) {
+    const r = card.r;
+    const last = r && r.last;
+    if (!last || !['queued', 'retrying'].includes(last.status)) return;
+    const item = card.tl.items.find((x) => str(x.ref) === `message:${last.id}`);
+    const outcome = item ? str(item.outcome) : '';
+    if (!DELIVERY.has(outcome) || outcome === last.status) return;
+    last.status = outcome;
+    showReplyStatus(card, outcome, replyStatusText(outcome, last.channel, ''));
+  }
+
+  async function sendReply(card) {
+    const r = card.r;
+    const contactId = card.tl.contactId;
+    if (r.sending || r.form.hidden || !contactId) return;
+    const channel = r.channel;
+    const text = r.body.value;
+    const max = REPLY[channel].max;
+    const problems = [];
+    if (!text.trim()) problems.push('Write a message first.');
+    const len = charCount(text);
+    if (len > max) {
+      problems.push(`${channel === 'sms' ? 'An SMS' : 'An email'} is limited to ${grouped(max)} characters; this one has ${grouped(len)}.`);
+    }
+    if (problems.length) {
+      showReplyProblems(card, problems);
+      r.body.focus();
+      return;
+    }
+    showReplyProblems(card, []);
+    showReplyStatus(card, '', '');
+    r.sending = true;
+    r.send.textContent = 'Sending…';
+    r.body.readOnly = true;
+    r.select.disabled = true;
+    updateReply(card);
+    const subject = r.subject.value.trim();
+    const body = channel === 'email' ? { body: text, subject: subject || null } : { body: text, to: null };
+    const res = await api('POST', `/api/contacts/${encodeURIComponent(contactId)}/${channel}`, body);
+    r.sending = false;
+    r.send.textContent = 'Send';
+    r.body.readOnly = false;
+    r.select.disabled = false;
+    updateReply(card);
+    if (card.removed || res.unauthorized || r.contactId !== contactId) return;
+    if (res.ok) {
+      const message = obj(res.data) || {};
+      const status = str(message.status);
+      r.last = { id: str(message.id), status, channel };
+      r.body.value = '';
+      r.subject.value = '';
+      updateReply(card);
+      showReplyStatus(card, status || 'sent', replyStatusText(status, channel, str(message.error)), str(message.error));
+      card.tl.polls = 0;
+      if (card.tl.contactId === contactId) loadTimeline(card, false);
+      r.body.focus({ preventScroll: true });
+      return;
+    }
+    const list = res.error.problems.length ? res.error.problems : [res.error.message];
+    showReplyProblems(card, list);
   }
 
   // ---------------------------------------------------------------- empty state, title, clock
