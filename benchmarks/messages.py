@@ -56,22 +56,23 @@ CONNECTIONS = 64
 MAIL_CONNECTIONS = 32
 
 
-async def load(port: int, seconds: float, first: int = 0) -> tuple[int, int, float]:
-    """Run the load process against ``port``; webhooks answered 200, errors, seconds."""
+async def run_load(module: str, *args: object) -> tuple[int, int, float]:
+    """Run a load process (``benchmarks.MODULE``); requests that succeeded, errors, seconds."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "benchmarks.sms_load",
-        str(port),
-        TOKEN,
-        str(seconds),
-        str(CONNECTIONS),
-        str(first),
+        f"benchmarks.{module}",
+        *map(str, args),
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await process.communicate()
     _, _, ok, errors, took = out.decode().split()
     return int(ok), int(errors), float(took)
+
+
+async def load(port: int, seconds: float, first: int = 0) -> tuple[int, int, float]:
+    """Signed Twilio webhooks against ``port``."""
+    return await run_load("sms_load", port, TOKEN, seconds, CONNECTIONS, first)
 
 
 async def ingest(seconds: float) -> tuple[float, int, int]:
@@ -111,19 +112,8 @@ async def ingest(seconds: float) -> tuple[float, int, int]:
 
 
 async def mail_load(port: int, seconds: float, first: int) -> tuple[int, int, float]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "benchmarks.mail_load",
-        str(port),
-        str(seconds),
-        str(MAIL_CONNECTIONS),
-        str(first),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await process.communicate()
-    _, _, ok, errors, took = out.decode().split()
-    return int(ok), int(errors), float(took)
+    """Emails over SMTP against ``port``."""
+    return await run_load("mail_load", port, seconds, MAIL_CONNECTIONS, first)
 
 
 async def mail_ingest(seconds: float) -> tuple[float, int, int]:

@@ -90,6 +90,13 @@ async def generic_webhook(request: Request, context: Context) -> Any:
     return await _take(context, sms)
 
 
+def _invalid(exc: InvalidMessage) -> Response:
+    """404 for a contact that does not exist, 422 naming every other fault."""
+    status = 404 if any("no such contact" in p for p in exc.problems) else 422
+    error_id = "contact.not_found" if status == 404 else "request.invalid"
+    return error_response(status, error_id, str(exc), problems=exc.problems)
+
+
 class SmsIn(BaseModel):
     body: str = Field(min_length=1, max_length=MAX_BODY)
     to: str | None = Field(None, max_length=64, description="One of the contact's numbers.")
@@ -104,9 +111,7 @@ async def send_sms(context: Context, user: AgentUser, contact_id: ContactId, bod
             contact_id, body.body, agent=user.username, to=body.to
         )
     except InvalidMessage as exc:
-        status = 404 if any("no such contact" in p for p in exc.problems) else 422
-        error_id = "contact.not_found" if status == 404 else "request.invalid"
-        return error_response(status, error_id, str(exc), problems=exc.problems)
+        return _invalid(exc)
 
 
 class EmailIn(BaseModel):
@@ -125,6 +130,4 @@ async def send_email(
             contact_id, body.body, agent=user.username, subject=body.subject
         )
     except InvalidMessage as exc:
-        status = 404 if any("no such contact" in p for p in exc.problems) else 422
-        error_id = "contact.not_found" if status == 404 else "request.invalid"
-        return error_response(status, error_id, str(exc), problems=exc.problems)
+        return _invalid(exc)
