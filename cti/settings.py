@@ -151,6 +151,16 @@ class MailSettings(BaseModel):
     )
 
 
+class CsatSettings(BaseModel):
+    """Customer satisfaction surveys."""
+
+    enabled: bool = Field(
+        False,
+        description="After an agent wraps a call up, ask the customer for a 1-5 rating "
+        "(SMS, else email).",
+    )
+
+
 class CrmSettings(BaseModel):
     """An optional external CRM that adds facts to every dossier (see docs/crm.md)."""
 
@@ -199,6 +209,7 @@ class Settings(BaseSettings):
     crm: CrmSettings = Field(default_factory=CrmSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    csat: CsatSettings = Field(default_factory=CsatSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     vosk_model: Path | None = Field(
         None,

@@ -30,6 +30,7 @@ from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import DEFAULT_TTL, TokenSigner
 from cti.contacts.dossier import DossierService, build_dossier_service
+from cti.messaging.csat import Csat
 from cti.messaging.service import MessagingService, messaging_service
 from cti.routing.service import RoutingService
 from cti.settings import Settings
@@ -58,6 +59,9 @@ def create_api(
     messaging: MessagingService | None = None,
 ) -> FastAPI:
     """Build the HTTP API over the given services; raises ``ValueError`` without a secret key."""
+    messaging = messaging or messaging_service(settings, sessionmaker, None)
+    csat = Csat(messaging)
+    messaging.ratings = csat.answer  # a short reply may rate the agent
     key = settings.secret_key.get_secret_value()
     try:
         signer = TokenSigner(key, ttl=token_ttl)
@@ -81,7 +85,8 @@ def create_api(
         dossiers=dossiers or build_dossier_service(settings, sessionmaker),
         rule_store=RuleSetStore(sessionmaker),
         routing=routing_service or RoutingService(RuleSetStore(sessionmaker)),
-        messaging=messaging or messaging_service(settings, sessionmaker, None),
+        messaging=messaging,
+        csat=csat,
         ami=ami,
         screens=screens,
     )

@@ -10,6 +10,7 @@ from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import TokenSigner
 from cti.contacts.dossier import DossierService
+from cti.messaging.csat import Csat
 from cti.messaging.service import MessagingService
 from cti.routing.service import RoutingService
 from cti.settings import Settings
@@ -47,5 +48,6 @@ class ApiContext:
     rule_store: RuleSetStore
     routing: RoutingService
     messaging: MessagingService
+    csat: Csat
     ami: AmiActions | None = None
     screens: Screens | None = None

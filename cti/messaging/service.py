@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -96,6 +97,8 @@ class MessagingService:
         self.retries = retries
         self._sending: set[asyncio.Task[None]] = set()
         self._numbers: dict[str, str] = {}
+        self.ratings: Callable[[int, str], Awaitable[int | None]] | None = None
+        """Takes a customer's reply as their rating, if it is one (``cti.messaging.csat``)."""
         self.assigner: Assigner | None = None
         """Gives each new inbound message to an agent (``cti.messaging.assign``)."""
 
@@ -116,8 +119,14 @@ class MessagingService:
         received = await self.store.receive(incoming)
         if not received.duplicate:
             await self._announce(received.contact_id, received.message_id, received.at)
+            await self._rating(received, sms.body)
             self._assign_later(received, "sms", sms.body)
         return received
+
+    async def _rating(self, received: Received, text: str) -> None:
+        """A short reply may be the answer to a satisfaction survey."""
+        if self.ratings is not None and received.contact_id is not None and len(text) < 8:
+            await self.ratings(received.contact_id, text)
 
     def _assign_later(self, received: Received, channel: str, text: str) -> None:
         """Find the message its agent after the provider has its answer."""
@@ -177,6 +186,8 @@ class MessagingService:
         received = await self.store.receive(incoming)
         if not received.duplicate:
             await self._announce(received.contact_id, received.message_id, received.at)
+            first_line = parsed.text.strip().split("\n", 1)[0] if parsed.text.strip() else ""
+            await self._rating(received, first_line)
             text = f"{parsed.subject} {parsed.text}"
             self._assign_later(received, "email", text)
         return received

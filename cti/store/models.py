@@ -335,6 +335,27 @@ class MessageRecord(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class CsatSurvey(Base):
+    """A rating asked of a customer after a call or conversation, and their answer."""
+
+    __tablename__ = "csat_surveys"
+    __table_args__ = (
+        UniqueConstraint("about"),
+        Index("ix_csat_surveys_contact", "contact_id", "sent_at"),
+        Index("ix_csat_surveys_agent", "agent", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = _contact_fk()
+    agent: Mapped[str] = mapped_column(String(64))
+    about: Mapped[str] = mapped_column(String(255))
+    """What is rated: ``call:LINKEDID``; one survey each."""
+    channel: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    score: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None]
+
+
 class AgentProfileRecord(Base):
     """What an agent can do: skills with levels (1-5), languages, team."""
 

@@ -191,6 +191,7 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("POST", "/api/contacts/{contact_id}/sms", Role.AGENT),
     ("POST", "/api/contacts/{contact_id}/email", Role.AGENT),
     ("POST", "/api/contacts/{contact_id}/merge", Role.SUPERVISOR),
+    ("GET", "/api/agents/{username}/csat", Role.AGENT),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SIGNED = {("POST", "/webhooks/sms/twilio"), ("POST", "/webhooks/sms")}

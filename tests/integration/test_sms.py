@@ -40,6 +40,7 @@ def settings() -> Settings:
     settings.sms.twilio_auth_token = SecretStr(TOKEN)
     settings.sms.webhook_url = HOOK
     settings.sms.webhook_secret = SecretStr("generic-secret")
+    settings.csat.enabled = True
     return settings
 
 
@@ -285,3 +286,27 @@ async def test_two_contacts_of_one_customer_are_merged_with_everything_kept(api:
         "/api/contacts/1/merge", json={"duplicate": 2}, headers=api.auth(Role.AGENT)
     )
     assert agent.status_code == 403
+
+
+async def test_after_the_wrap_up_the_customer_rates_the_agent_by_sms(api: Api) -> None:
+    await seed_contacts(api.sessionmaker)
+    agent = api.auth(Role.AGENT)
+    call = test_api.LIVE[0]["linkedid"]
+    wrapped = await api.client.post(
+        f"/api/calls/{call}/wrapup", json={"disposition": "resolved"}, headers=agent
+    )
+    assert wrapped.status_code == 201, wrapped.text
+    assert wrapped.json()["survey"]["channel"] == "sms"
+    again = await api.client.post(
+        f"/api/calls/{call}/wrapup", json={"disposition": "sale"}, headers=agent
+    )
+    assert again.json()["survey"] is None, "one survey per call"
+    entries = await ContactRepository(api.sessionmaker).timeline(1, 5)
+    assert entries is not None and entries[0]["summary"].startswith("How did agent1 do today?")
+    assert (await twilio_post(api, sms("SM-r1", IVAN, "not a number"))).is_success
+    assert (await twilio_post(api, sms("SM-r2", IVAN, " 4. "))).is_success
+    scores = (await api.client.get("/api/agents/agent1/csat", headers=agent)).json()
+    assert (scores["asked"], scores["answered"], scores["average"]) == (1, 1, 4.0)
+    assert scores["scores"]["4"] == 1
+    other = await api.client.get("/api/agents/someone/csat", headers=agent)
+    assert_error(other, 403, "auth.forbidden")

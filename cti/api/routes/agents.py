@@ -103,6 +103,17 @@ async def _member_action(
     return {"username": username, "action": action, "refused": refused}
 
 
+@router.get("/{username}/csat")
+async def csat(context: Context, user: AgentUser, username: Username) -> Any:
+    """How customers rated this agent (asked, answered, average, each score); the agent
+    themselves or a supervisor."""
+    if user.username != username and user.role < Role.SUPERVISOR:
+        return error_response(
+            403, "auth.forbidden", "Only a supervisor may see another agent's ratings."
+        )
+    return await context.csat.scores(username)
+
+
 @router.post("/{username}/login")
 async def login(context: Context, user: AgentUser, username: Username) -> Any:
     """Add the agent to the queue of each of their skills (``QueueAdd``)."""

@@ -103,7 +103,12 @@ async def wrapup(context: Context, user: AgentUser, call_id: CallId, body: WrapU
         )
     if live is None and context.screens is not None:
         await context.screens.close(user.username, call_id)
-    return {"call_id": call_id, "contact_id": contact_id, **done}
+    survey = None
+    if context.settings.csat.enabled and contact_id is not None:
+        survey = await context.csat.ask(
+            contact_id, agent=user.username, agent_name=user.display_name, about=f"call:{call_id}"
+        )
+    return {"call_id": call_id, "contact_id": contact_id, **done, "survey": survey}
 
 
 def _handled_by(call: dict[str, Any], user: User) -> bool:
