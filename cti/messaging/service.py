@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -195,9 +195,17 @@ class MessagingService:
     # -- outbound ---------------------------------------------------------------------
 
     async def send_sms(
-        self, contact_id: int, body: str, *, agent: str, to: str | None = None
+        self,
+        contact_id: int,
+        body: str,
+        *,
+        agent: str,
+        to: str | None = None,
+        fallback: Sequence[str] = (),
+        subject: str | None = None,
     ) -> dict[str, Any]:
-        """Queue an agent's SMS to a contact and hand it to the provider."""
+        """Queue an agent's SMS to a contact and hand it to the provider; ``fallback``
+        names the channels to try, in order, if it fails for good (``subject`` is theirs)."""
         problems = []
         text = body.strip()
         if not text:
@@ -206,7 +214,8 @@ class MessagingService:
         if problems:
             raise InvalidMessage(problems)
         assert number is not None
-        return await self._queue(contact_id, "sms", number, text, agent=agent)
+        details = {"fallback": list(fallback), "subject": subject} if fallback else None
+        return await self._queue(contact_id, "sms", number, text, agent=agent, details=details)
 
     async def _queue(
         self,
@@ -262,9 +271,16 @@ class MessagingService:
         return await self.message(message_id)
 
     async def send_email(
-        self, contact_id: int, body: str, *, agent: str, subject: str | None = None
+        self,
+        contact_id: int,
+        body: str,
+        *,
+        agent: str,
+        subject: str | None = None,
+        fallback: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Reply by email: to the contact's last email, in its thread, else a new one."""
+        """Reply by email: to the contact's last email, in its thread, else a new one;
+        ``fallback`` as for SMS."""
         text = body.strip()
         if not text:
             raise InvalidMessage(["body: an email needs text"])
@@ -286,6 +302,8 @@ class MessagingService:
             raise InvalidMessage(["to: the contact has no email address"])
         to = last.sender if last is not None else contact["emails"][0]
         threading: dict[str, Any] = {"message_id": make_msgid(domain=_domain(self.mail_from))}
+        if fallback:
+            threading["fallback"] = list(fallback)
         if last is not None:
             refs = [*(last.details or {}).get("references", []), last.provider_id]
             threading.update(in_reply_to=last.provider_id, references=refs[-20:])
@@ -359,7 +377,84 @@ class MessagingService:
                 .values(outcome=values["status"])
             )
         status: str = values["status"]
+        if status == "failed" and (record.details or {}).get("fallback"):
+            self._cascade_later(message_id)
         return status
+
+    def _cascade_later(self, message_id: int) -> None:
+        task = asyncio.create_task(self._cascade(message_id))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _cascade(self, failed_id: int) -> None:
+        """A notice that failed for good goes out on the next channel of its list."""
+        async with self.sessionmaker() as session:
+            failed = await session.get(MessageRecord, failed_id)
+            if failed is None or failed.contact_id is None:
+                return
+            contact_id, text, agent = failed.contact_id, failed.body, failed.agent or "notice"
+            details = failed.details or {}
+        channels = list(details.get("fallback") or [])
+        subject = details.get("subject") or failed.subject
+        await self._send_first(contact_id, text, channels, agent=agent, subject=subject)
+
+    async def notify(
+        self,
+        contact_id: int,
+        text: str,
+        *,
+        agent: str,
+        subject: str | None = None,
+        channels: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """A notice on the customer's preferred channel, cascading to the next ones when
+        a channel fails for good. Preferred: the channel they last wrote on, else SMS."""
+        order = list(channels) if channels else await self._preferred(contact_id)
+        sent = await self._send_first(contact_id, text, order, agent=agent, subject=subject)
+        if sent is None:
+            raise InvalidMessage(["to: the contact can be reached on none of " + ", ".join(order)])
+        return sent
+
+    async def _preferred(self, contact_id: int) -> list[str]:
+        async with self.sessionmaker() as session:
+            last = await session.scalar(
+                select(MessageRecord.channel)
+                .where(
+                    MessageRecord.contact_id == contact_id,
+                    MessageRecord.direction == "inbound",
+                    MessageRecord.channel.in_(("sms", "email")),
+                )
+                .order_by(MessageRecord.created_at.desc())
+                .limit(1)
+            )
+        first = last or "sms"
+        return [first, "email" if first == "sms" else "sms"]
+
+    async def _send_first(
+        self,
+        contact_id: int,
+        text: str,
+        channels: list[str],
+        *,
+        agent: str,
+        subject: str | None,
+    ) -> dict[str, Any] | None:
+        """Send on the first channel the contact can be reached on; the rest are its
+        fallback. None when none can be used."""
+        for index, channel in enumerate(channels):
+            rest = channels[index + 1 :]
+            try:
+                if channel == "sms":
+                    return await self.send_sms(
+                        contact_id, text, agent=agent, fallback=rest, subject=subject
+                    )
+                if channel == "email":
+                    return await self.send_email(
+                        contact_id, text, agent=agent, subject=subject, fallback=rest
+                    )
+            except InvalidMessage as exc:  # no number or address for it: the next channel
+                log.info("notice to contact %d skips %s: %s", contact_id, channel, exc)
+        return None
 
     def _retry_later(self, message_id: int) -> None:
         task = asyncio.create_task(self._retry(message_id))

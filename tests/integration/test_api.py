@@ -192,6 +192,7 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("POST", "/api/contacts/{contact_id}/email", Role.AGENT),
     ("POST", "/api/contacts/{contact_id}/merge", Role.SUPERVISOR),
     ("GET", "/api/agents/{username}/csat", Role.AGENT),
+    ("POST", "/api/contacts/{contact_id}/notify", Role.AGENT),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SIGNED = {("POST", "/webhooks/sms/twilio"), ("POST", "/webhooks/sms")}
@@ -209,6 +210,7 @@ SUCCESS = {
     # The matrix's contact has no phone: past the role check, the reply is judged (test_sms).
     ("POST", "/api/contacts/{contact_id}/sms"): 422,
     ("POST", "/api/contacts/{contact_id}/email"): 422,
+    ("POST", "/api/contacts/{contact_id}/notify"): 422,
     # A duplicate that does not exist: past the role check, the merge is judged (404).
     ("POST", "/api/contacts/{contact_id}/merge"): 404,
     # No Asterisk behind this API: past the role check, Asterisk is unavailable.
@@ -236,6 +238,8 @@ def body_for(method: str, path: str) -> dict[str, Any] | None:
         return {"body": "Your order is ready.", "to": None}
     if path.endswith("/email"):
         return {"body": "Your order is ready."}
+    if path.endswith("/notify"):
+        return {"text": "Your order is ready."}
     if path.endswith("/merge"):
         return {"duplicate": 999_999}
     if method == "POST" and path == "/api/users":

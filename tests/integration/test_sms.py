@@ -310,3 +310,35 @@ async def test_after_the_wrap_up_the_customer_rates_the_agent_by_sms(api: Api) -
     assert scores["scores"]["4"] == 1
     other = await api.client.get("/api/agents/someone/csat", headers=agent)
     assert_error(other, 403, "auth.forbidden")
+
+
+async def test_a_notice_that_fails_by_sms_cascades_to_email(api: Api, twilio: FakeTwilio) -> None:
+    await seed_contacts(api.sessionmaker)
+    twilio.answers = [(400, {"message": "Unreachable destination"})]
+    reply = await api.client.post(
+        "/api/contacts/1/notify",
+        json={"text": "Order 1234 is ready for delivery.", "subject": "Order 1234"},
+        headers=api.auth(Role.AGENT),
+    )
+    assert reply.status_code == 201, reply.text
+    assert (reply.json()["channel"], reply.json()["status"]) == ("sms", "failed")
+    for _ in range(100):
+        entries = await ContactRepository(api.sessionmaker).timeline(1, 5)
+        assert entries is not None
+        out = [(e["channel"], e["outcome"]) for e in entries if e["direction"] == "outbound"]
+        if ("email", "sent") in out:
+            break
+        await asyncio.sleep(0.02)
+    assert out[:2] == [("email", "sent"), ("sms", "failed")]
+    assert entries[0]["summary"] == "Order 1234: Order 1234 is ready for delivery."
+
+
+async def test_a_notice_to_someone_unreachable_is_refused(api: Api) -> None:
+    contact_id = await ContactRepository(api.sessionmaker).create("Nobody")
+    reply = await api.client.post(
+        f"/api/contacts/{contact_id}/notify",
+        json={"text": "Hello"},
+        headers=api.auth(Role.AGENT),
+    )
+    error = assert_error(reply, 422, "request.invalid")
+    assert "none of sms, email" in error["message"]

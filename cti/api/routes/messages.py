@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Path, Request, Response
@@ -128,6 +128,31 @@ async def send_email(
     try:
         return await context.messaging.send_email(
             contact_id, body.body, agent=user.username, subject=body.subject
+        )
+    except InvalidMessage as exc:
+        return _invalid(exc)
+
+
+class NoticeIn(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_BODY)
+    subject: str | None = Field(None, max_length=998, pattern=r"^[^\r\n]*$")
+    channels: list[Literal["sms", "email"]] | None = Field(
+        None,
+        min_length=1,
+        max_length=2,
+        description="The order to try; default: the channel the customer last wrote on, "
+        "then the other.",
+    )
+
+
+@router.post("/api/contacts/{contact_id}/notify", status_code=201)
+async def notify(context: Context, user: AgentUser, contact_id: ContactId, body: NoticeIn) -> Any:
+    """A notice (an order is ready, a delivery moved) on the customer's preferred channel;
+    if it fails for good there, the next channel takes it (SMS, then email, or the other
+    way round)."""
+    try:
+        return await context.messaging.notify(
+            contact_id, body.text, agent=user.username, subject=body.subject, channels=body.channels
         )
     except InvalidMessage as exc:
         return _invalid(exc)
