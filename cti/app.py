@@ -22,6 +22,7 @@ from cti.calls.model import CallStage
 from cti.calls.service import CallService
 from cti.contacts.dossier import DossierService, build_dossier_service
 from cti.messaging.assign import ConversationAssigner
+from cti.messaging.imap import ImapPoller
 from cti.messaging.service import MessagingService, messaging_service
 from cti.messaging.smtp import SmtpReceiver
 from cti.metrics import Metric
@@ -71,6 +72,7 @@ class Runtime:
     messaging: MessagingService
     hub: Hub
     mail: SmtpReceiver | None = None
+    mailbox: ImapPoller | None = None
     speech: AudioSocketSpeech | None = None
     on_start: list[Hook] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -87,6 +89,8 @@ class Runtime:
         await self.agi.start()
         if self.mail is not None:
             await self.mail.start()
+        if self.mailbox is not None:
+            await self.mailbox.start()
         owed = await self.messaging.resume()
         if owed:
             log.info("%d SMS replies still owed: sending them", owed)
@@ -114,6 +118,8 @@ class Runtime:
         await self.pops.aclose()
         if self.mail is not None:
             await self.mail.close()
+        if self.mailbox is not None:
+            await self.mailbox.close()
         await self.messaging.aclose()
         await self.hub.close()
         await self.agi.close()
@@ -209,6 +215,28 @@ def build_runtime(settings: Settings) -> Runtime:
             if settings.mail.receive
             else None
         ),
+        mailbox=mailbox(settings, messaging),
+    )
+
+
+def mailbox(settings: Settings, messaging: MessagingService) -> ImapPoller | None:
+    """The IMAP poller, when a mailbox is configured."""
+    mail = settings.mail
+    if not mail.imap_host:
+        return None
+
+    async def receive(raw: bytes) -> object:
+        return await messaging.receive_email(raw, via="imap")
+
+    return ImapPoller(
+        receive,
+        mail.imap_host,
+        port=mail.imap_port,
+        username=mail.imap_username,
+        password=mail.imap_password.get_secret_value(),
+        folder=mail.imap_folder,
+        ssl=mail.imap_ssl,
+        every=mail.imap_poll_seconds,
     )
 
 

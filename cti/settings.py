@@ -149,6 +149,13 @@ class MailSettings(BaseModel):
     from_address: str = Field(
         "support@example.org", description="The address replies come from (and go back to)."
     )
+    imap_host: str = Field("", description="IMAP server of a mailbox to poll (unset: none).")
+    imap_port: int = Field(993, ge=1, le=65535, description="IMAP server's port.")
+    imap_ssl: bool = Field(True, description="IMAP over TLS (IMAPS).")
+    imap_username: str = Field("", description="IMAP login.")
+    imap_password: SecretStr = Field(SecretStr(""), description="IMAP password.")
+    imap_folder: str = Field("INBOX", description="Folder to take unseen messages from.")
+    imap_poll_seconds: float = Field(30.0, gt=0, description="Seconds between IMAP polls.")
 
 
 class CsatSettings(BaseModel):

@@ -161,13 +161,14 @@ class MessagingService:
             },
         )
 
-    async def receive_email(self, raw: bytes, *, provider: str = "smtp") -> Received:
-        """Store an inbound email whole (raw bytes first), on its sender's timeline, once."""
+    async def receive_email(self, raw: bytes, *, via: str = "smtp") -> Received:
+        """Store an inbound email whole (raw bytes first), on its sender's timeline, once
+        (its ``Message-ID`` is the key, whether it came by SMTP or from a mailbox)."""
         raw_sha = self.files.put(raw) if self.files is not None else None
         parsed = parse_email(raw, self.files)
         incoming = Incoming(
             channel="email",
-            provider=provider,
+            provider="email",
             provider_id=parsed.message_id[:255],
             sender=parsed.sender,
             recipient=(parsed.to[0] if parsed.to else "")[:320],
@@ -176,6 +177,7 @@ class MessagingService:
             thread=parsed.thread,
             sender_name=parsed.sender_name,
             details={
+                "via": via,
                 "raw_sha256": raw_sha,
                 "in_reply_to": parsed.in_reply_to,
                 "references": parsed.references[-20:],

@@ -207,3 +207,54 @@ async def test_export_has_the_mail_and_erasing_removes_its_files(api: Api, mail:
     erased = await api.client.delete(f"/api/contacts/{found['id']}", headers=admin)
     assert erased.status_code == 204
     assert not any(mail.files.path(f).exists() for f in files)
+
+
+async def test_a_forwarded_mailbox_is_read_over_imap_once(api: Api, mail: Mail) -> None:
+    from cti.messaging.imap import ImapPoller
+    from tests.imapd import ImapServer, Mailbox
+
+    box = Mailbox()
+    box.add(email(Message_ID="<via-imap@example.org>").as_bytes())
+    box.add(b"From: broken\r\n\r\n\xff\xfe not mime at all")
+    server = ImapServer(box)
+    await server.start()
+
+    async def receive(raw: bytes) -> object:
+        return await mail.service.receive_email(raw, via="imap")
+
+    poller = ImapPoller(
+        receive, "127.0.0.1", port=server.port, username="cti", password="secret", ssl=False
+    )
+    try:
+        assert await poller.poll() == 2
+        assert box.seen == {1, 2}, "marked seen only once stored"
+        assert await poller.poll() == 0
+        await mail.send(email(Message_ID="<via-imap@example.org>"))  # the same mail by SMTP
+        stored = [e for e in await timeline(api) if (e["ref"] or "").startswith("message:")]
+        assert len(stored) == 1, "one message, whichever way it came"
+        box.password = "changed"
+        with pytest.raises(Exception, match="bad credentials"):
+            await poller.poll()
+    finally:
+        await server.close()
+
+
+async def test_a_mailbox_message_that_cannot_be_stored_stays_unseen() -> None:
+    from cti.messaging.imap import ImapPoller
+    from tests.imapd import ImapServer, Mailbox
+
+    box = Mailbox()
+    box.add(email().as_bytes())
+    server = ImapServer(box)
+    await server.start()
+
+    async def database_away(raw: bytes) -> object:
+        raise OSError("database unavailable")
+
+    poller = ImapPoller(database_away, "127.0.0.1", port=server.port, password="secret", ssl=False)
+    try:
+        with pytest.raises(OSError):
+            await poller.poll()
+        assert box.seen == set(), "the next poll takes it again"
+    finally:
+        await server.close()
