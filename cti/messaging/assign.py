@@ -3,7 +3,8 @@
 In order:
 
 1. **The open conversation's agent**: a message of the same customer, on any channel,
-   given to an agent in the last ``OPEN_HOURS``, and that agent is logged in.
+   given to an agent in the last ``OPEN_HOURS`` and not closed since, and that agent is
+   logged in.
 2. **The agent who served them last**, on any channel, if they are logged in.
 3. **Routing**, as for a call: the reason guessed from the text's keywords (or the
    dossier's), the customer's tier and flags, the rules in force; a free agent, else
@@ -163,6 +164,7 @@ class ConversationAssigner:
                 .where(
                     MessageRecord.contact_id.in_(contacts),
                     MessageRecord.assigned_to.is_not(None),
+                    MessageRecord.status != "closed",
                     MessageRecord.created_at >= since,
                 )
                 .order_by(MessageRecord.created_at.desc())

@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from cti.contacts.phone import DEFAULT_RULES, PhoneRules, normalize_phone
 from cti.messaging.assign import Waiting
@@ -193,6 +193,30 @@ class MessagingService:
             text = f"{parsed.subject} {parsed.text}"
             self._assign_later(received, "email", text)
         return received
+
+    async def close_conversation(self, contact_id: int) -> int | None:
+        """Close the customer's open conversation (their messages received so far); the
+        id of its last message, or None when nothing was open."""
+        async with self.sessionmaker.begin() as session:
+            last = await session.scalar(
+                select(func.max(MessageRecord.id)).where(
+                    MessageRecord.contact_id == contact_id,
+                    MessageRecord.direction == "inbound",
+                    MessageRecord.status == "received",
+                )
+            )
+            if last is None:
+                return None
+            await session.execute(
+                update(MessageRecord)
+                .where(
+                    MessageRecord.contact_id == contact_id,
+                    MessageRecord.direction == "inbound",
+                    MessageRecord.status == "received",
+                )
+                .values(status="closed")
+            )
+        return int(last)
 
     # -- outbound ---------------------------------------------------------------------
 

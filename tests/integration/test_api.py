@@ -193,6 +193,7 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("POST", "/api/contacts/{contact_id}/merge", Role.SUPERVISOR),
     ("GET", "/api/agents/{username}/csat", Role.AGENT),
     ("POST", "/api/contacts/{contact_id}/notify", Role.AGENT),
+    ("POST", "/api/contacts/{contact_id}/conversation/close", Role.AGENT),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SIGNED = {("POST", "/webhooks/sms/twilio"), ("POST", "/webhooks/sms")}
@@ -211,6 +212,7 @@ SUCCESS = {
     ("POST", "/api/contacts/{contact_id}/sms"): 422,
     ("POST", "/api/contacts/{contact_id}/email"): 422,
     ("POST", "/api/contacts/{contact_id}/notify"): 422,
+    ("POST", "/api/contacts/{contact_id}/conversation/close"): 409,
     # A duplicate that does not exist: past the role check, the merge is judged (404).
     ("POST", "/api/contacts/{contact_id}/merge"): 404,
     # No Asterisk behind this API: past the role check, Asterisk is unavailable.

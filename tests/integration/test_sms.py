@@ -342,3 +342,19 @@ async def test_a_notice_to_someone_unreachable_is_refused(api: Api) -> None:
     )
     error = assert_error(reply, 422, "request.invalid")
     assert "none of sms, email" in error["message"]
+
+
+async def test_closing_a_conversation_asks_for_a_rating_and_the_next_message_starts_anew(
+    api: Api,
+) -> None:
+    await seed_contacts(api.sessionmaker)
+    agent = api.auth(Role.AGENT)
+    assert (await twilio_post(api, sms("SM-c1", IVAN, "Can you deliver on Friday?"))).is_success
+    closed = await api.client.post("/api/contacts/1/conversation/close", headers=agent)
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["survey"]["about"].startswith("conversation:")
+    again = await api.client.post("/api/contacts/1/conversation/close", headers=agent)
+    assert_error(again, 409, "conversation.none")
+    assert (await twilio_post(api, sms("SM-c2", IVAN, "5"))).is_success
+    scores = (await api.client.get("/api/agents/agent1/csat", headers=agent)).json()
+    assert (scores["answered"], scores["average"]) == (1, 5.0)

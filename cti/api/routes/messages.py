@@ -156,3 +156,23 @@ async def notify(context: Context, user: AgentUser, contact_id: ContactId, body:
         )
     except InvalidMessage as exc:
         return _invalid(exc)
+
+
+@router.post("/api/contacts/{contact_id}/conversation/close")
+async def close_conversation(context: Context, user: AgentUser, contact_id: ContactId) -> Any:
+    """The customer's conversation is done: their next message starts a new one (routed
+    afresh), and with CSAT on they are asked to rate it."""
+    last = await context.messaging.close_conversation(contact_id)
+    if last is None:
+        return error_response(
+            409, "conversation.none", f"Contact {contact_id} has no open conversation."
+        )
+    survey = None
+    if context.settings.csat.enabled:
+        survey = await context.csat.ask(
+            contact_id,
+            agent=user.username,
+            agent_name=user.display_name,
+            about=f"conversation:{last}",
+        )
+    return {"contact_id": contact_id, "last_message_id": last, "survey": survey}
