@@ -1179,11 +1179,20 @@
     return out;
   }
 
+  const canMerge = () => !!S.user && ['supervisor', 'admin'].includes(str(S.user.role));
+  const candidateId = (c) => (c.id === undefined || c.id === null ? null : str(c.id));
+
   function renderCandidates(card, candidates) {
-    return h('ul', { class: 'candidates', 'data-testid': 'candidates' }, candidates.map((c) => {
-      const id = c.id === undefined || c.id === null ? null : str(c.id);
+    const keep = candidates[0];
+    const keepId = candidateId(keep);
+    const keepName = str(keep.display_name) || 'Unnamed';
+    const merged = card.merged || new Set();
+    return h('ul', { class: 'candidates', 'data-testid': 'candidates' }, candidates.map((c, i) => {
+      const id = candidateId(c);
+      if (id !== null && merged.has(id)) return null;
       const picked = id !== null && card.pickedId === id;
-      return h('li', { class: 'candidate' },
+      const mergeable = i > 0 && id !== null && keepId !== null && id !== keepId && canMerge();
+      return h('li', { class: 'candidate', 'data-candidate-id': id },
         h('span', { class: 'candidate-name', text: str(c.display_name) || 'Unnamed' }),
         c.matched ? h('span', { class: 'candidate-matched', text: str(c.matched) }) : null,
         id !== null ? h('button', {
@@ -1199,8 +1208,41 @@
               layoutCard(card);
             },
           },
+        }) : null,
+        mergeable ? h('button', {
+          type: 'button',
+          class: 'btn btn-small btn-merge',
+          'data-testid': 'merge-button',
+          text: `Merge into ${keepName}`,
+          on: { click: (event) => mergeCandidate(card, keepId, keepName, id, str(c.display_name) || 'Unnamed', event.currentTarget) },
         }) : null);
     }));
+  }
+
+  /** A supervisor folds a duplicate contact into the first candidate (POST /api/contacts/{id}/merge). */
+  async function mergeCandidate(card, keepId, keepName, dupId, dupName, button) {
+    if (card.merging) return;
+    const ok = confirm(`Merge ${dupName} into ${keepName}? Their numbers, history and messages move over; this cannot be undone.`);
+    if (!ok) return;
+    card.merging = true;
+    button.disabled = true;
+    const res = await api('POST', `/api/contacts/${encodeURIComponent(keepId)}/merge`, { duplicate: Number(dupId) });
+    card.merging = false;
+    if (card.removed || S.signedOut) return;
+    if (!res.ok) {
+      button.disabled = false;
+      if (!res.unauthorized) toast(res.error.message);
+      return;
+    }
+    toast('Merged', 'info');
+    if (!card.merged) card.merged = new Set();
+    card.merged.add(dupId);
+    const showedDuplicate = card.pickedId === dupId;
+    if (showedDuplicate) card.pickedId = keepId;
+    card.main.replaceChildren(...renderMain(card, card.pop));
+    if (showedDuplicate) syncTimeline(card);
+    else if (card.tl && card.tl.contactId === keepId) loadTimeline(card, false);
+    layoutCard(card);
   }
 
   function channelLabel(channel) {
