@@ -287,7 +287,7 @@ class MessagingService:
                     summary=(f"{subject}: {line}" if subject else line)[:500],
                     outcome="queued",
                     ref=f"message:{record.id}",
-                    details={},
+                    details={"thread": thread} if thread else {},
                 )
             )
             message_id = record.id

@@ -196,6 +196,7 @@ class ContactRepository:
                 "summary": row.summary,
                 "outcome": row.outcome,
                 "ref": row.ref,
+                "details": row.details or {},
             }
             for row in rows
         ]

@@ -290,5 +290,5 @@ def _entry_row(
         "direction": "inbound",
         "summary": summary_of(incoming),
         "ref": f"message:{message_id}",
-        "details": {},
+        "details": {"thread": incoming.thread} if incoming.thread else {},
     }

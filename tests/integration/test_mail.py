@@ -180,8 +180,11 @@ async def test_a_reply_goes_out_in_the_customers_thread(api: Api, mail: Mail) ->
         "<m2@example.org>",
     )
     assert sent["References"] == "<m1@example.org> <m2@example.org>"
-    outbound = [e for e in await timeline(api) if e["direction"] == "outbound"]
+    entries = await timeline(api)
+    outbound = [e for e in entries if e["direction"] == "outbound"]
     assert outbound[0]["outcome"] == "sent" and outbound[0]["agent"] == "agent1"
+    inbound = [e for e in entries if e["ref"] and e["ref"].startswith("message:")]
+    assert {e["details"]["thread"] for e in inbound} == {"<m1@example.org>"}, "one thread"
 
 
 async def test_a_reply_to_a_contact_without_email_is_refused(api: Api, mail: Mail) -> None:
