@@ -21,6 +21,7 @@ from cti.api.routes import (
     health,
     messages,
     metrics,
+    queues,
     routing,
     rules,
     schema,
@@ -95,6 +96,7 @@ def create_api(
     for router in (
         health.router,
         messages.router,
+        queues.router,
         auth.router,
         calls.router,
         contacts.router,

@@ -194,6 +194,7 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("GET", "/api/agents/{username}/csat", Role.AGENT),
     ("POST", "/api/contacts/{contact_id}/notify", Role.AGENT),
     ("POST", "/api/contacts/{contact_id}/conversation/close", Role.AGENT),
+    ("GET", "/api/queues/{queue}/staffing?calls_per_hour=200&aht=180", Role.SUPERVISOR),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SIGNED = {("POST", "/webhooks/sms/twilio"), ("POST", "/webhooks/sms")}
@@ -278,7 +279,7 @@ async def concrete(api: Api, path: str) -> str:
         contact_id = await ContactRepository(api.sessionmaker).create("Olga Smirnova")
         path = path.replace("{contact_id}", str(contact_id))
     path = path.replace("{username}", "agent1").replace("{rule_id}", "support")
-    path = path.replace("{call_id}", LIVE[0]["linkedid"])
+    path = path.replace("{call_id}", LIVE[0]["linkedid"]).replace("{queue}", "sales")
     if "{version}" in path or path.endswith("/rollback"):
         store = RuleSetStore(api.sessionmaker)
         if path.startswith("/api/routing"):

@@ -190,3 +190,34 @@ async def test_finished_calls_of_a_known_customer_are_on_their_timeline_once(api
     assert {i["channel"] for i in emails["items"]} == {"email"}
     bad = await api.client.get("/api/contacts/1/timeline", params={"channel": "fax"}, headers=agent)
     assert_error(bad, 422, "request.invalid")
+
+
+async def test_staffing_from_the_queues_last_hour(api: Api) -> None:
+    import time
+
+    now = time.time()
+    calls = [
+        {
+            "linkedid": f"{now - 600 + n:.1f}",
+            "started_at": now - 600 + n,
+            "ended_at": now - 300 + n,
+            "queue": "sales",
+            "outcome": "answered",
+            "talk_seconds": 170.0 + 20 * (n % 2),
+        }
+        for n in range(200)
+    ]
+    await CallRepository(api.sessionmaker).save_many(calls)
+    supervisor = api.auth(Role.SUPERVISOR)
+    reply = await api.client.get("/api/queues/sales/staffing", headers=supervisor)
+    assert reply.status_code == 200, reply.text
+    figures = reply.json()
+    assert (figures["calls_per_hour"], figures["aht_seconds"], figures["agents"]) == (
+        200,
+        180.0,
+        14,
+    )
+    empty = await api.client.get("/api/queues/billing/staffing", headers=supervisor)
+    assert_error(empty, 422, "request.invalid")
+    agent = await api.client.get("/api/queues/sales/staffing", headers=api.auth(Role.AGENT))
+    assert agent.status_code == 403
