@@ -49,7 +49,22 @@ PROBLEMS: dict[int, list[str]] = {}
 """Per page: script errors and Content-Security-Policy refusals (there must be none)."""
 
 
-async def logged_in(browser: Browser, desk: Desk, username: str) -> Page:
+def answered_call(desk: Desk, caller: str, digits: str = "1") -> None:
+    """A call alice answers at once and stays on for a minute (12 s at this speed).
+
+    ``digits`` are the caller's keys: 1 takes a known caller's offer; a shared number
+    gets the menu, where 0 asks for a person.
+    """
+    plan = desk.sim.plan("answered", caller=caller, name="", digits=digits, talk=60.0)
+    plan.rings = (2.0,)
+    plan.script.press_delay = 0.3
+    desk.sim.place_call(plan=plan)
+
+
+async def logged_in(
+    browser: Browser, desk: Desk, username: str, *, watching: str | None = None
+) -> Page:
+    """The desktop logged in as ``username`` (a supervisor may be ``watching`` an agent)."""
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     errors = PROBLEMS.setdefault(id(page), [])
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -59,11 +74,18 @@ async def logged_in(browser: Browser, desk: Desk, username: str) -> Page:
             errors.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
-    await page.goto(f"{desk.base}/desktop/")
+    await page.goto(f"{desk.base}/desktop/" + (f"?agent={watching}" if watching else ""))
     await page.get_by_test_id("login-username").fill(username)
     await page.get_by_test_id("login-password").fill(PASSWORDS[username])
     await page.get_by_test_id("login-submit").click()
-    await expect(page.get_by_test_id("agent-state")).to_contain_text("Available", timeout=10_000)
+    if watching:
+        await expect(page.get_by_test_id("connection")).to_have_attribute(
+            "data-state", "connected", timeout=10_000
+        )
+    else:
+        await expect(page.get_by_test_id("agent-state")).to_contain_text(
+            "Available", timeout=10_000
+        )
     assert errors == []
     return page
 

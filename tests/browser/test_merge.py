@@ -5,50 +5,17 @@ the first from the card; an agent never gets the button."""
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Browser, Dialog, Page, expect
+from playwright.async_api import Browser, Dialog, expect
 
 from cti.store.contacts import ContactRepository
 from tests.browser import test_desktop
-from tests.browser.test_desktop import PROBLEMS, logged_in
-from tests.desk import IVAN, PASSWORDS, Desk
+from tests.browser.test_desktop import PROBLEMS, answered_call, logged_in
+from tests.desk import IVAN, Desk
 
 pytestmark = pytest.mark.browser
 
 browser = test_desktop.browser  # the fixtures, shared with the desktop's tests
 desk = test_desktop.desk
-
-
-def answered_call(desk: Desk, caller: str) -> None:
-    """A call alice answers at once and stays on for a minute (12 s at this speed).
-
-    A shared number gets the IVR's menu, not a known caller's offer: 0 asks for a person.
-    """
-    plan = desk.sim.plan("answered", caller=caller, name="", digits="0", talk=60.0)
-    plan.rings = (2.0,)
-    plan.script.press_delay = 0.3
-    desk.sim.place_call(plan=plan)
-
-
-async def watching(browser: Browser, desk: Desk, username: str, agent: str) -> Page:
-    """A supervisor's desktop that follows an agent's calls (``?agent=``)."""
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
-    errors = PROBLEMS.setdefault(id(page), [])
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    await page.goto(f"{desk.base}/desktop/?agent={agent}")
-    await page.get_by_test_id("login-username").fill(username)
-    await page.get_by_test_id("login-password").fill(PASSWORDS[username])
-    await page.get_by_test_id("login-submit").click()
-    await expect(page.get_by_test_id("connection")).to_have_attribute(
-        "data-state", "connected", timeout=10_000
-    )
-    assert errors == []
-    return page
 
 
 async def test_a_supervisor_merges_a_duplicate_customer_from_the_card(
@@ -59,7 +26,7 @@ async def test_a_supervisor_merges_a_duplicate_customer_from_the_card(
     assert len(await contacts.by_phone(IVAN)) == 2
 
     agent = await logged_in(browser, desk, "alice")
-    page = await watching(browser, desk, "sam", "alice")
+    page = await logged_in(browser, desk, "sam", watching="alice")
     dialogs: list[str] = []
 
     async def accept(dialog: Dialog) -> None:  # the confirm(): yes, merge
@@ -67,7 +34,7 @@ async def test_a_supervisor_merges_a_duplicate_customer_from_the_card(
         await dialog.accept()
 
     page.on("dialog", accept)
-    answered_call(desk, IVAN)
+    answered_call(desk, IVAN, digits="0")  # a shared number: the menu, 0 for a person
 
     candidates = page.get_by_test_id("candidates")
     await expect(candidates).to_be_visible(timeout=30_000)

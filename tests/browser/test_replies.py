@@ -9,7 +9,7 @@ from playwright.async_api import Browser, expect
 
 from cti.store.contacts import ContactRepository
 from tests.browser import test_desktop
-from tests.browser.test_desktop import PROBLEMS, logged_in
+from tests.browser.test_desktop import PROBLEMS, answered_call, logged_in
 from tests.desk import IVAN, Desk
 
 pytestmark = pytest.mark.browser
@@ -18,14 +18,6 @@ browser = test_desktop.browser  # the fixtures, shared with the desktop's tests
 desk = test_desktop.desk
 
 OLGA = "+79165550101"  # a demo customer with a phone and no email address
-
-
-def answered_call(desk: Desk, caller: str) -> None:
-    """A call alice answers at once and stays on for a minute (12 s at this speed)."""
-    plan = desk.sim.plan("answered", caller=caller, name="", digits="1", talk=60.0)
-    plan.rings = (2.0,)
-    plan.script.press_delay = 0.3
-    desk.sim.place_call(plan=plan)
 
 
 async def test_the_agent_replies_by_email_and_by_sms_and_both_land_on_the_timeline(
