@@ -195,6 +195,45 @@ class SpeechSettings(BaseModel):
     timeout: float = Field(5.0, gt=0, description="Seconds a caller has to start speaking.")
 
 
+class WallboardSettings(BaseModel):
+    """The supervisors' live wallboard and its alerts."""
+
+    service_level_target: float = Field(
+        80.0, ge=0, le=100, description="Alert when a queue's service level (%) falls below."
+    )
+    service_level_seconds: int = Field(
+        20,
+        ge=0,
+        le=3600,
+        description="Answer-within threshold until Asterisk reports the queue's own "
+        "(queues.conf servicelevel).",
+    )
+    paused_too_long: float = Field(
+        900.0, gt=0, description="Alert when an agent stays paused longer, seconds."
+    )
+    update_interval: float = Field(
+        0.05, ge=0, le=5, description="Changes are sent at most this often, seconds."
+    )
+
+
+class DialplanSettings(BaseModel):
+    """The admins' dialplan editor."""
+
+    directory: Path = Field(
+        Path("dialplans"),
+        description="Where edited contexts are rendered (Asterisk reads it as "
+        "/etc/asterisk/dialplans/).",
+    )
+
+
+class ReportSettings(BaseModel):
+    """Reports over stored calls and messages."""
+
+    max_days: int = Field(
+        92, ge=1, le=3660, description="Longest range one report may cover, days."
+    )
+
+
 class Settings(BaseSettings):
     """The server's configuration."""
 
@@ -218,6 +257,9 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     csat: CsatSettings = Field(default_factory=CsatSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    wallboard: WallboardSettings = Field(default_factory=WallboardSettings)
+    dialplan: DialplanSettings = Field(default_factory=DialplanSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     vosk_model: Path | None = Field(
         None,
         validation_alias=AliasChoices("CTI_VOSK_MODEL", "vosk_model"),
