@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cti.ami.client import AmiClient
+from cti.ami.client import AmiClient, Snapshot
 from cti.api.app import create_api
 from cti.bridge import run_bridge
 from cti.bus.base import EventBus
@@ -35,6 +35,9 @@ from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
 from cti.store.migrate import upgrade
 from cti.store.repositories import CallRepository, CallWriter
 from cti.store.rulesets import RuleSetStore
+from cti.supervision.alerts import AlertRules
+from cti.supervision.service import EVENTS as WALLBOARD_EVENTS
+from cti.supervision.service import WallboardService
 from ivr.agi.server import AgiServer
 from ivr.caller import CallerIvr
 from ivr.flow import load_flow
@@ -71,6 +74,7 @@ class Runtime:
     pops: PopService
     messaging: MessagingService
     hub: Hub
+    wallboard: WallboardService
     mail: SmtpReceiver | None = None
     mailbox: ImapPoller | None = None
     speech: AudioSocketSpeech | None = None
@@ -98,8 +102,13 @@ class Runtime:
             await hook(self)
         if self.settings.ami.enabled:
             self.tasks.append(asyncio.create_task(self.ami.run(), name="ami"))
+            self.wallboard.start()
             bridge = run_bridge(
-                self.ami, self.service, self.routing.board, watchers=[self.direct.on_event]
+                self.ami,
+                self.service,
+                self.routing.board,
+                watchers=[self.direct.on_event, self.wallboard.on_event],
+                snapshot_watchers=[self._wallboard_snapshot],
             )
             self.tasks.append(asyncio.create_task(bridge, name="bridge"))
         else:
@@ -115,6 +124,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.direct.aclose()
+        await self.wallboard.aclose()
         await self.pops.aclose()
         if self.mail is not None:
             await self.mail.close()
@@ -131,6 +141,11 @@ class Runtime:
         await self.bus.close()
         await self.engine.dispose()
         gc.unfreeze()  # what start-up kept out of collections may now be collected
+
+    def _wallboard_snapshot(self, snapshot: Snapshot, now: float) -> None:
+        self.wallboard.on_snapshot(
+            snapshot.queue_params, snapshot.queue_members, snapshot.queue_entries, now
+        )
 
     async def _start_speech(self) -> None:
         """Load the Vosk model once (off the loop) and listen for AudioSocket; or keys only."""
@@ -171,7 +186,8 @@ def build_runtime(settings: Settings) -> Runtime:
     writer = CallWriter(CallRepository(sessionmaker))
     bus = create_bus(settings.redis.url)
     service = CallService(bus, writer)
-    ami = AmiClient(settings.ami, wanted=service.handled_events | MEMBER_EVENTS | CALLER_EVENTS)
+    wanted = service.handled_events | MEMBER_EVENTS | CALLER_EVENTS | WALLBOARD_EVENTS
+    ami = AmiClient(settings.ami, wanted=wanted)
     dossiers = build_dossier_service(settings, sessionmaker)
     greeter = NameGreeter(settings.ivr.sounds) if settings.ivr.tts else None
     routing = RoutingService(RuleSetStore(sessionmaker))
@@ -187,8 +203,18 @@ def build_runtime(settings: Settings) -> Runtime:
     pop_state = create_pop_state(settings.redis.url)
     pops = PopService(bus, pop_state, dossiers, routing.username_of)
     messaging.assigner = ConversationAssigner(sessionmaker, routing, dossiers, bus)
+    board = settings.wallboard
+    wallboard = WallboardService(
+        bus,
+        pop_state,
+        routing.username_of,
+        rules=AlertRules(board.service_level_target, board.paused_too_long),
+        default_servicelevel=board.service_level_seconds,
+        interval=board.update_interval,
+    )
     service.listeners.append(pops.on_call_event)
     routing.watchers.append(pops.on_agent)
+    routing.watchers.append(wallboard.on_agent)
     return Runtime(
         settings=settings,
         bus=bus,
@@ -204,6 +230,7 @@ def build_runtime(settings: Settings) -> Runtime:
         direct=DirectRouter(ami, routing, dossiers),
         pops=pops,
         hub=Hub(bus, pop_state),
+        wallboard=wallboard,
         messaging=messaging,
         mail=(
             SmtpReceiver(
@@ -319,4 +346,33 @@ def runtime_metrics(runtime: Runtime) -> list[Metric]:
                     "cti_calls_active", gauge, "Live calls by stage", count, {"stage": stage.value}
                 )
             )
+    metrics.append(
+        Metric(
+            "cti_wallboard_updates_total",
+            counter,
+            "Wallboard updates published",
+            runtime.wallboard.published,
+        )
+    )
+    for name, queue in sorted(runtime.wallboard.board.queues.items()):
+        label = {"queue": name}
+        metrics += [
+            Metric("cti_queue_waiting", gauge, "Callers waiting", len(queue.waiting), label),
+            Metric(
+                "cti_queue_completed",
+                gauge,
+                "Answered calls (Asterisk's count)",
+                queue.completed,
+                label,
+            ),
+            Metric(
+                "cti_queue_abandoned",
+                gauge,
+                "Abandoned calls (Asterisk's count)",
+                queue.abandoned,
+                label,
+            ),
+            Metric("cti_queue_service_level_percent", gauge, "ServicelevelPerf", queue.sl, label),
+            Metric("cti_queue_holdtime_seconds", gauge, "Average hold time", queue.holdtime, label),
+        ]
     return metrics

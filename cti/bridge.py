@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 
 Watcher = Callable[[Mapping[str, str], float], None]
+SnapshotWatcher = Callable[[Snapshot, float], None]
 
 
 async def run_bridge(
@@ -21,9 +22,11 @@ async def run_bridge(
     service: CallService,
     board: AgentBoard | None = None,
     watchers: Sequence[Watcher] = (),
+    snapshot_watchers: Sequence[SnapshotWatcher] = (),
 ) -> None:
     """Feed every event and snapshot from ``client`` to ``service`` (and the agents'
-    ``board``, and each event to the ``watchers``) until cancelled.
+    ``board``, each event to the ``watchers``, each snapshot to the
+    ``snapshot_watchers``) until cancelled.
 
     One bad event is logged with its ``Linkedid`` and skipped; it never stops the stream.
     """
@@ -31,10 +34,12 @@ async def run_bridge(
         try:
             if isinstance(item, Snapshot):
                 await service.on_snapshot(item.channels, item.queue_entries)
+                now = time.time()
                 if board is not None:
-                    board.on_snapshot(
-                        item.queue_members, item.queue_entries, item.queue_params, time.time()
-                    )
+                    members, entries = item.queue_members, item.queue_entries
+                    board.on_snapshot(members, entries, item.queue_params, now)
+                for watch_snapshot in snapshot_watchers:
+                    watch_snapshot(item, now)
             else:
                 await service.on_event(item)
                 now = time.time()

@@ -27,6 +27,8 @@ OUTBOX = 256
 MAX_WATCHED = 20
 """Contacts one screen may watch at once; watching another forgets the lowest id."""
 TIMELINE = "timeline.entry"
+WALLBOARD = "wallboard.update"
+ABANDONED_KEPT = 100
 SLOW = 1013
 GOING_AWAY = 1001
 
@@ -98,15 +100,18 @@ class Hub:
         self.slow_closed = 0
         self._screens: dict[str, set[Connection]] = {}
         self._watchers: dict[int, set[Connection]] = {}
+        self._boards: set[Connection] = set()
+        self._picture: dict[str, Any] | None = None
+        """The wallboard as the updates so far draw it, for screens connecting now."""
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
     def connections(self) -> int:
-        return sum(len(c) for c in self._screens.values())
+        return sum(len(c) for c in self._screens.values()) + len(self._boards)
 
     async def start(self) -> None:
-        self._subscription = self.bus.subscribe("screenpop.*", TIMELINE, maxsize=100_000)
+        self._subscription = self.bus.subscribe("screenpop.*", TIMELINE, WALLBOARD, maxsize=100_000)
         self._task = asyncio.create_task(self._run(self._subscription), name="screenpop-hub")
 
     async def _run(self, subscription: Subscription) -> None:
@@ -114,6 +119,8 @@ class Hub:
             try:
                 if topic == TIMELINE:
                     self.new_entry(int(envelope["contact_id"]), envelope)
+                elif topic == WALLBOARD:
+                    self.wallboard_update(envelope)
                 else:
                     self.deliver(str(envelope["agent"]), envelope["message"])
             except (KeyError, TypeError, ValueError) as exc:
@@ -158,6 +165,30 @@ class Hub:
                 log.info("closing a screen of %s that reads too slowly", agent)
         self.delivered += len(screens)
 
+    def wallboard_update(self, message: dict[str, Any]) -> None:
+        """Fold an update into the picture and queue it for every wallboard screen."""
+        self._picture = _merge(self._picture, message)
+        if not self._boards:
+            return
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        for screen in self._boards:
+            if screen.put(text):
+                self.slow_closed += 1
+                log.info("closing a wallboard that reads too slowly")
+        self.delivered += len(self._boards)
+
+    async def wallboard(self) -> dict[str, Any] | None:
+        """The whole wallboard now (from the shared state before any update arrived)."""
+        if self._picture is None:
+            self._picture = await self.state.wallboard()
+        return self._picture
+
+    def connect_wallboard(self, send: Callable[[str], Awaitable[None]]) -> Connection:
+        """Register a wallboard screen; updates queue up from now on."""
+        connection = Connection("", send, self.outbox)
+        self._boards.add(connection)
+        return connection
+
     def connect(self, agent: str, send: Callable[[str], Awaitable[None]]) -> Connection:
         """Register a screen; messages for ``agent`` queue up from now on."""
         connection = Connection(agent, send, self.outbox)
@@ -165,6 +196,9 @@ class Hub:
         return connection
 
     def disconnect(self, connection: Connection) -> None:
+        if connection in self._boards:
+            self._boards.discard(connection)
+            return
         for contact_id in connection.watching:
             watchers = self._watchers.get(contact_id)
             if watchers is not None:
@@ -179,7 +213,7 @@ class Hub:
 
     async def close(self) -> None:
         """Tell every screen the server is going away (they reconnect elsewhere)."""
-        for screens in self._screens.values():
+        for screens in [*self._screens.values(), self._boards]:
             for screen in screens:
                 screen.shut(GOING_AWAY, "server going away")
         if self._subscription is not None:
@@ -188,3 +222,23 @@ class Hub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def _merge(picture: dict[str, Any] | None, update: dict[str, Any]) -> dict[str, Any] | None:
+    """The wallboard after ``update``: a full one replaces, a partial one is laid over."""
+    if update.get("full"):
+        return update
+    if picture is None:
+        return None
+    queues = {q["name"]: q for q in picture["queues"]}
+    queues.update((q["name"], q) for q in update["queues"])
+    agents = {a["interface"]: a for a in picture["agents"]}
+    agents.update((a["interface"], a) for a in update["agents"])
+    return {
+        **picture,
+        "at": update["at"],
+        "queues": [queues[name] for name in sorted(queues)],
+        "agents": [agents[key] for key in sorted(agents, key=str.lower)],
+        "abandoned": (update["abandoned"] + picture["abandoned"])[:ABANDONED_KEPT],
+        "alerts": update["alerts"],
+    }

@@ -32,6 +32,10 @@ class PopState(Protocol):
 
     async def agent(self, username: str) -> dict[str, Any] | None: ...
 
+    async def save_wallboard(self, message: dict[str, Any]) -> None: ...
+
+    async def wallboard(self) -> dict[str, Any] | None: ...
+
     async def close(self) -> None: ...
 
 
@@ -52,6 +56,7 @@ class MemoryPopState:
         self.clock = clock
         self._pops: dict[str, dict[str, tuple[float, dict[str, Any]]]] = {}
         self._agents: dict[str, dict[str, Any]] = {}
+        self._wallboard: dict[str, Any] | None = None
 
     async def save_pop(self, agent: str, message: dict[str, Any]) -> None:
         self._pops.setdefault(agent, {})[message["call"]["id"]] = (self.clock(), message)
@@ -70,6 +75,12 @@ class MemoryPopState:
 
     async def agent(self, username: str) -> dict[str, Any] | None:
         return self._agents.get(username)
+
+    async def save_wallboard(self, message: dict[str, Any]) -> None:
+        self._wallboard = message
+
+    async def wallboard(self) -> dict[str, Any] | None:
+        return self._wallboard
 
     async def close(self) -> None:
         return None
@@ -119,6 +130,15 @@ class RedisPopState:
 
     async def agent(self, username: str) -> dict[str, Any] | None:
         raw = await self.client.hget(f"{self.prefix}agents", username)
+        found: dict[str, Any] | None = json.loads(raw) if raw else None
+        return found
+
+    async def save_wallboard(self, message: dict[str, Any]) -> None:
+        text = json.dumps(message, separators=(",", ":"))
+        await self.client.set(f"{self.prefix}wallboard", text, ex=int(LIVE_KEEP))
+
+    async def wallboard(self) -> dict[str, Any] | None:
+        raw = await self.client.get(f"{self.prefix}wallboard")
         found: dict[str, Any] | None = json.loads(raw) if raw else None
         return found
 

@@ -99,6 +99,45 @@ async def agent_socket(websocket: WebSocket) -> None:
         hub.disconnect(connection)
 
 
+@router.websocket("/ws/wallboard")
+async def wallboard_socket(websocket: WebSocket) -> None:
+    """A supervisor's wallboard: the whole picture, then every change (docs/supervision.md)."""
+    hub = cast(Hub, websocket.app.state.hub)
+    context = cast(ApiContext, websocket.app.state.context)
+    await websocket.accept()
+    try:
+        user, _, expires_at = await _authenticate(websocket, context)
+        if user.role < Role.SUPERVISOR:
+            raise Refused(FORBIDDEN, "auth.forbidden", "The wallboard is for supervisors.")
+    except Refused as refused:
+        await _refuse(websocket, refused)
+        return
+    except WebSocketDisconnect:
+        return
+    connection = hub.connect_wallboard(websocket.send_text)
+    try:
+        picture = await hub.wallboard()
+        if picture is None:
+            picture = {
+                "type": "wallboard",
+                "version": 1,
+                "full": True,
+                "at": time.time(),
+                "queues": [],
+                "agents": [],
+                "abandoned": [],
+                "alerts": [],
+            }
+        await websocket.send_text(json.dumps(picture, separators=(",", ":")))
+        await _serve(websocket, connection, hub, expires_at)
+    except Refused as refused:
+        await _refuse(websocket, refused)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.disconnect(connection)
+
+
 async def _authenticate(websocket: WebSocket, context: ApiContext) -> tuple[User, str, float]:
     try:
         async with asyncio.timeout(AUTH_WAIT):

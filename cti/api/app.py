@@ -15,6 +15,7 @@ from cti.api.context import ApiContext, LiveCalls, Screens
 from cti.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
 from cti.api.routes import (
     agents,
+    audit,
     auth,
     calls,
     contacts,
@@ -107,6 +108,7 @@ def create_api(
         users.router,
         schema.router,
         metrics.router,
+        audit.router,
     ):
         app.include_router(router)
     return app

@@ -364,6 +364,8 @@ class Member:
     lastpause: int = 0
     status: int = 1
     starttime: float = 0.0
+    completed_in_sl: bool = False
+    """Whether the current call was answered within the service level (``callcompletedinsl``)."""
     ringinuse: bool = True
     wrapuptime: int = 0
     pending: bool = False
@@ -503,6 +505,8 @@ class Pbx:
         self.devices: dict[str, str] = {}
         self.database: dict[tuple[str, str], str] = {}
         self.globals: dict[str, str] = {}
+        self.applications: list[dict[str, str]] = []
+        """``Originate`` actions that ran an application (``ChanSpy``), in order."""
         self._heap: list[tuple[float, int, _Timer]] = []
         self._seq = itertools.count()
         self._uniqueids = itertools.count()
@@ -642,6 +646,27 @@ class Pbx:
 
     def _uniqueid(self) -> str:
         return f"{int(self.now)}.{next(self._uniqueids)}"
+
+    def originate_application(self, action: dict[str, str]) -> None:
+        """An ``Originate`` of a phone into an application (a supervisor's ``ChanSpy``):
+        the phone answers at once and the application runs; ``OriginateResponse`` says so."""
+        self.applications.append(dict(action))
+        channel = action.get("Channel", "")
+        display, _, number = action.get("CallerID", "").partition("<")
+        self.publish(
+            "OriginateResponse",
+            {
+                "ActionID": action.get("ActionID", ""),
+                "Response": "Success",
+                "Channel": f"{channel}-{self._number(channel):08x}",
+                "Application": action.get("Application", ""),
+                "Data": action.get("Data", ""),
+                "Reason": "4",
+                "Uniqueid": self._uniqueid(),
+                "CallerIDNum": number.rstrip(">").strip() or "<unknown>",
+                "CallerIDName": display.strip().strip('"') or "<unknown>",
+            },
+        )
 
     def _number(self, tech: str) -> int:
         counter = self._tech_counters.setdefault(tech, itertools.count())
@@ -1703,6 +1728,8 @@ class Pbx:
         member.lastcall = int(self.now)
         member.starttime = 0.0
         queue.completed += 1
+        if member.completed_in_sl:  # app_queue counts it when the call completes
+            queue.completed_in_sl += 1
         if queue.completed == 1:
             queue.talktime = talk
         else:
@@ -1901,8 +1928,7 @@ class Pbx:
             queue.holdtime = hold
         else:
             queue.holdtime = (queue.holdtime * 3 + hold) >> 2
-        if hold <= queue.config.servicelevel:
-            queue.completed_in_sl += 1
+        member.completed_in_sl = hold <= queue.config.servicelevel
         ring_time = str(int(self.now) - int(ring.started))
         self.chan_event(
             "AgentConnect", run, ring.one, HoldTime=str(hold), RingTime=ring_time, **ring.fields

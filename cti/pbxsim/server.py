@@ -828,6 +828,10 @@ class PbxSimulator:
                 render_error(aid, "Originate with 'Exten' requires 'Context' and 'Priority'"),
             )
             return
+        if action.get("Application"):
+            self._reply(session, render_success(aid, "Originate successfully queued"))
+            self.pbx.originate_application({**action, "ActionID": aid})
+            return
         callerid = action.get("CallerID", "")
         name, _, rest = callerid.partition("<")
         number = rest.rstrip(">").strip() if rest else callerid.strip()

@@ -332,15 +332,30 @@ class AuditRepository:
         )
         await self.session.flush()
 
-    async def latest(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest entries first."""
-        entries = await self.session.scalars(
-            select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-        )
+    async def page(
+        self,
+        *,
+        limit: int = 100,
+        before_id: int | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Entries newest first, filtered (``action`` matches a prefix), before an id."""
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(AuditEntry.id < before_id)
+        if actor:
+            query = query.where(AuditEntry.actor == actor)
+        if action:
+            query = query.where(AuditEntry.action.startswith(action, autoescape=True))
+        if target:
+            query = query.where(AuditEntry.target == target)
+        entries = await self.session.scalars(query)
         return [
             {
                 "id": e.id,
-                "at": e.at.isoformat(),
+                "at": _aware(e.at).isoformat(),
                 "actor": e.actor,
                 "action": e.action,
                 "target": e.target,
@@ -348,6 +363,31 @@ class AuditRepository:
             }
             for e in entries.all()
         ]
+
+    async def latest(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest entries first."""
+        return await self.page(limit=limit)
+
+
+async def audit(
+    sessionmaker: Sessionmaker,
+    *,
+    actor: str,
+    action: str,
+    target: str | None = None,
+    before: Any = None,
+    after: Any = None,
+    **details: Any,
+) -> None:
+    """Record one supervisor or admin action on its own: who, what, and what it was
+    before and after."""
+    async with sessionmaker.begin() as session:
+        await AuditRepository(session).record(
+            actor=actor,
+            action=action,
+            target=target,
+            details={"before": before, "after": after, **details},
+        )
 
 
 def _user(record: UserRecord) -> User:

@@ -26,7 +26,7 @@ from cti.store import migrate
 from cti.store.agents import agent_profiles
 from cti.store.contacts import ContactRepository
 from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
-from cti.store.repositories import AuditRepository, CallRepository
+from cti.store.repositories import AuditRepository, CallRepository, audit
 from cti.store.rulesets import RuleSetStore
 from tests.integration.test_store import finished_call
 
@@ -195,6 +195,8 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("POST", "/api/contacts/{contact_id}/notify", Role.AGENT),
     ("POST", "/api/contacts/{contact_id}/conversation/close", Role.AGENT),
     ("GET", "/api/queues/{queue}/staffing?calls_per_hour=200&aht=180", Role.SUPERVISOR),
+    ("POST", "/api/agents/{username}/spy", Role.SUPERVISOR),
+    ("GET", "/api/audit?limit=5", Role.ADMIN),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SIGNED = {("POST", "/webhooks/sms/twilio"), ("POST", "/webhooks/sms")}
@@ -221,6 +223,8 @@ SUCCESS = {
     ("POST", "/api/agents/{username}/logout"): 503,
     ("POST", "/api/agents/{username}/pause"): 503,
     ("POST", "/api/agents/{username}/unpause"): 503,
+    # The matrix's supervisors have no phone to ring into the agent's call.
+    ("POST", "/api/agents/{username}/spy"): 422,
 }
 
 
@@ -634,3 +638,28 @@ async def test_contact_lookup_never_fails_on_junk(api: Api) -> None:
         "/api/contacts/lookup", params={"number": "9" * 65}, headers=api.auth(Role.AGENT)
     )
     assert reply.status_code == 422
+
+
+async def test_the_audit_log_pages_and_filters_newest_first(api: Api) -> None:
+    for n in range(5):
+        await audit(
+            api.sessionmaker,
+            actor="sup1" if n % 2 else "admin9",
+            action=f"agent.spy.{'barge' if n % 2 else 'listen'}",
+            target=f"agent{n}",
+            before={"state": "on_call"},
+            after={"n": n},
+        )
+    admin = api.auth(Role.ADMIN)
+    first = (await api.client.get("/api/audit?limit=2&action=agent.spy", headers=admin)).json()
+    assert [e["target"] for e in first["entries"]] == ["agent4", "agent3"]
+    rest = await api.client.get(
+        f"/api/audit?limit=10&action=agent.spy&before={first['next']}", headers=admin
+    )
+    assert [e["target"] for e in rest.json()["entries"]] == ["agent2", "agent1", "agent0"]
+    assert rest.json()["next"] is None
+    sup = (await api.client.get("/api/audit?actor=sup1&action=agent.", headers=admin)).json()
+    assert {e["target"] for e in sup["entries"]} == {"agent1", "agent3"}
+    assert sup["entries"][0]["details"] == {"before": {"state": "on_call"}, "after": {"n": 3}}
+    like = await api.client.get("/api/audit?action=agent%25", headers=admin)
+    assert like.json()["entries"] == []  # a prefix, not a pattern

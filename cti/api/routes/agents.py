@@ -7,16 +7,18 @@ true when Asterisk says so, and a refusal (an unknown member) changes nothing lo
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from cti.ami.exceptions import AmiError
-from cti.api.deps import AdminUser, AgentUser, Context
+from cti.api.deps import AdminUser, AgentUser, Context, SupervisorUser
 from cti.api.errors import error_response
 from cti.auth.model import Role, User
+from cti.routing.engine import AgentState
 from cti.store.agents import agent_profiles, save_agent_profile
+from cti.store.repositories import audit
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 
@@ -30,6 +32,15 @@ class ProfileIn(BaseModel):
         default_factory=list, max_length=10
     )
     team: str | None = Field(None, max_length=64)
+
+
+SPY_OPTIONS = {"listen": "qE", "whisper": "qwE", "barge": "qBE"}
+"""ChanSpy options per mode: quiet (no beep, no name), exit when the agent's call ends;
+``w`` lets the supervisor talk to the agent only, ``B`` to both the agent and the caller."""
+
+
+class SpyIn(BaseModel):
+    mode: Literal["listen", "whisper", "barge"] = "listen"
 
 
 class PauseIn(BaseModel):
@@ -100,6 +111,16 @@ async def _member_action(
             )
     if refused and len(refused) == len(targets):
         return error_response(409, "asterisk.refused", "Asterisk refused: " + "; ".join(refused))
+    if user.username != username:
+        await audit(
+            context.sessionmaker,
+            actor=user.username,
+            action=f"agent.{action.lower()}",
+            target=username,
+            before={"state": agent.state.value, "pause_reason": agent.pause_reason},
+            after=fields or None,
+            refused=refused,
+        )
     return {"username": username, "action": action, "refused": refused}
 
 
@@ -140,3 +161,45 @@ async def pause(context: Context, user: AgentUser, username: Username, body: Pau
 async def unpause(context: Context, user: AgentUser, username: Username) -> Any:
     """Unpause the agent in every queue."""
     return await _member_action(context, user, username, "QueuePause", Paused="false")
+
+
+@router.post("/{username}/spy", status_code=202)
+async def spy(context: Context, supervisor: SupervisorUser, username: Username, body: SpyIn) -> Any:
+    """Ring the supervisor's phone into the agent's call (``ChanSpy`` by AMI ``Originate``):
+    ``listen`` hears both sides, ``whisper`` talks to the agent only, ``barge`` to both."""
+    if not supervisor.agent_interface:
+        message = "Your user has no phone (agent_interface) to ring for this."
+        return error_response(422, "supervisor.no_phone", message)
+    agent = context.routing.agents.get(username)
+    if agent is None:
+        return error_response(404, "agent.not_found", f"No agent {username}.")
+    if agent.state is not AgentState.ON_CALL:
+        message = f"{username} is not on a call ({agent.state.value})."
+        return error_response(409, "agent.not_on_call", message)
+    if context.ami is None:
+        return error_response(503, "asterisk.unavailable", "Not connected to Asterisk.")
+    options = SPY_OPTIONS[body.mode]
+    try:
+        reply = await context.ami.action(
+            "Originate",
+            Channel=supervisor.agent_interface,
+            Application="ChanSpy",
+            Data=f"{agent.interface}-,{options}",
+            CallerID=f'"{body.mode.title()}: {username}" <{username}>',
+            Timeout="30000",
+            Async="true",
+        )
+    except AmiError as exc:
+        return error_response(503, "asterisk.unavailable", str(exc))
+    if isinstance(reply, dict) and reply.get("Response") == "Error":
+        message = f"Asterisk refused: {reply.get('Message', 'refused')}"
+        return error_response(409, "asterisk.refused", message)
+    await audit(
+        context.sessionmaker,
+        actor=supervisor.username,
+        action=f"agent.spy.{body.mode}",
+        target=username,
+        before={"state": agent.state.value},
+        after={"mode": body.mode, "phone": supervisor.agent_interface},
+    )
+    return {"username": username, "mode": body.mode, "phone": supervisor.agent_interface}
