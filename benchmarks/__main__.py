@@ -10,10 +10,28 @@ from pathlib import Path
 
 from benchmarks.common import Row, machine, table
 
-MODULES = ("ami_ingest", "agi", "speech", "contacts", "routing", "screenpop", "messages")
+MODULES = (
+    "ami_ingest",
+    "agi",
+    "speech",
+    "contacts",
+    "routing",
+    "screenpop",
+    "messages",
+    "wallboard",
+)
 """The benchmarks ``python -m benchmarks`` runs, in this order. Add a module here once it
 exposes ``run(quick: bool) -> list[Row]``; until then it runs only when named."""
-HELPERS = {"__init__", "__main__", "common", "fake_ami", "pop_ami", "pop_clients", "sms_load"}
+HELPERS = {
+    "__init__",
+    "__main__",
+    "common",
+    "fake_ami",
+    "pop_ami",
+    "pop_clients",
+    "sms_load",
+    "wallboard_clients",
+}
 
 
 def available() -> list[str]:

@@ -1,6 +1,7 @@
 """A fake Asterisk for the screen-pop benchmark: calls queued and offered to agents.
 
-Run as its own process (``python -m benchmarks.pop_ami AGENTS RATE SECONDS``). It prints
+Run as its own process (``python -m benchmarks.pop_ami AGENTS RATE SECONDS [wallboard]``).
+It prints
 its port, accepts one AMI client, answers ``Login``, ``Ping`` and the resync lists, and on
 ``UserEvent: BenchStart`` places ``RATE`` calls a second for ``SECONDS``: each a trunk
 channel that joins the ``sales`` queue, rings one of ``AGENTS`` phones (``PJSIP/2000``…)
@@ -21,6 +22,7 @@ import threading
 import time
 
 from cti.pbxsim.render import BANNER, STATE_DESC, render_event
+from cti.supervision.service import EVENTS as WALLBOARD_EVENTS
 
 TERMINATOR = b"\r\n\r\n"
 CALLERS = ("+79161234567", "+79165550101", "+79035550102", "+79265550103", "+74955550104")
@@ -51,6 +53,26 @@ def snapshot(channel: str, uniqueid: str, linkedid: str, caller: str, state: int
     }
 
 
+def status(member: dict[str, str], code: str) -> dict[str, str]:
+    """A ``QueueMemberStatus`` of ``member`` with device status ``code``."""
+    return {
+        **member,
+        "StateInterface": member["Interface"],
+        "Membership": "static",
+        "Penalty": "0",
+        "CallsTaken": "0",
+        "LastCall": "0",
+        "LastPause": "0",
+        "LoginTime": "1795500000",
+        "InCall": "1" if code == "2" else "0",
+        "Status": code,
+        "Paused": "0",
+        "PausedReason": "",
+        "Ringinuse": "0",
+        "Wrapuptime": "0",
+    }
+
+
 def dest(values: dict[str, str]) -> dict[str, str]:
     return {f"Dest{key}": value for key, value in values.items()}
 
@@ -58,7 +80,8 @@ def dest(values: dict[str, str]) -> dict[str, str]:
 class Calls:
     """The call plan: each call's events, due at their times."""
 
-    def __init__(self, agents: int, rate: float, seconds: float) -> None:
+    def __init__(self, agents: int, rate: float, seconds: float, wallboard: bool = False) -> None:
+        self.wallboard = wallboard
         self.agents = agents
         self.rate = rate
         self.seconds = seconds
@@ -130,7 +153,15 @@ class Calls:
                     "",
                 ),
             ]
+            if self.wallboard:
+                steps += [
+                    (at + WAIT, "QueueMemberStatus", status(member, "6"), ""),
+                    (at + RING, "QueueMemberStatus", status(member, "2"), ""),
+                    (at + RING + TALK, "QueueMemberStatus", status(member, "1"), ""),
+                ]
             for order, (when, name, values, mark) in enumerate(steps):
+                if self.wallboard:
+                    mark = "queue" if name in WALLBOARD_EVENTS else ""
                 due.append((when, n * 16 + order, mark, render_event(name, values)))
         heapq.heapify(due)
         return due
@@ -191,25 +222,30 @@ class Session:
         if self.closed.is_set():
             return
         due = self.calls.events(time.monotonic() + 0.1)
+        counted = 0
         while due and not self.closed.is_set():
             when, _, linkedid, data = heapq.heappop(due)
             delay = when - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             self.send(data)
-            if linkedid:
+            if linkedid == "queue":
+                counted += 1
+                print(f"sent {counted} {time.monotonic():.6f}", flush=True)
+            elif linkedid:
                 print(f"sent {linkedid} {time.monotonic():.6f}", flush=True)
         print("done", flush=True)
 
 
 def main() -> int:
     agents, rate, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+    wallboard = sys.argv[4:5] == ["wallboard"]
     with socket.create_server(("127.0.0.1", 0)) as listener:
         print(listener.getsockname()[1], flush=True)
         listener.settimeout(120)
         conn, _ = listener.accept()
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    session = Session(conn, Calls(agents, rate, seconds))
+    session = Session(conn, Calls(agents, rate, seconds, wallboard))
     session.send(BANNER)
     threading.Thread(target=session.read_actions, daemon=True).start()
     with contextlib.suppress(OSError):

@@ -237,6 +237,7 @@ def _merge(picture: dict[str, Any] | None, update: dict[str, Any]) -> dict[str, 
     return {
         **picture,
         "at": update["at"],
+        "seq": update.get("seq", 0),
         "queues": [queues[name] for name in sorted(queues)],
         "agents": [agents[key] for key in sorted(agents, key=str.lower)],
         "abandoned": (update["abandoned"] + picture["abandoned"])[:ABANDONED_KEPT],

@@ -98,6 +98,7 @@ def create_api(
         health.router,
         messages.router,
         queues.router,
+        queues.wallboard_router,
         auth.router,
         calls.router,
         contacts.router,

@@ -75,6 +75,8 @@ class WallboardService:
         self.clock = clock
         self.board = Wallboard(default_servicelevel)
         self.published = 0
+        self.seq = 0
+        """Events folded so far: an update with ``seq`` n shows every event up to the n-th."""
         self._abandoned: list[dict[str, Any]] = []
         self._alerts: list[dict[str, Any]] = []
         self._dirty = asyncio.Event()
@@ -91,6 +93,7 @@ class WallboardService:
         if kind not in EVENTS:
             return
         self.board.on_event(msg, now)
+        self.seq += 1
         if kind == "QueueCallerAbandon":
             newest = self.board.queue(msg.get("Queue", "")).abandoned_calls[0]
             self._abandoned.append(newest.to_dict())
@@ -128,6 +131,7 @@ class WallboardService:
             "version": VERSION,
             "full": True,
             "at": now,
+            "seq": self.seq,
             "queues": [self._queue(name, now) for name in sorted(board.queues)],
             "agents": [self._agent(key) for key in sorted(board.agents)],
             "abandoned": abandoned[:100],
@@ -155,6 +159,7 @@ class WallboardService:
             "version": VERSION,
             "full": False,
             "at": now,
+            "seq": self.seq,
             "queues": [self._queue(q, now) for q in sorted(queues) if q in self.board.queues],
             "agents": [self._agent(a) for a in sorted(agents) if a in self.board.agents],
             "abandoned": abandoned[::-1],

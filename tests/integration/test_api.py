@@ -197,6 +197,7 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("GET", "/api/queues/{queue}/staffing?calls_per_hour=200&aht=180", Role.SUPERVISOR),
     ("POST", "/api/agents/{username}/spy", Role.SUPERVISOR),
     ("GET", "/api/audit?limit=5", Role.ADMIN),
+    ("GET", "/api/wallboard", Role.SUPERVISOR),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SIGNED = {("POST", "/webhooks/sms/twilio"), ("POST", "/webhooks/sms")}
@@ -225,6 +226,8 @@ SUCCESS = {
     ("POST", "/api/agents/{username}/unpause"): 503,
     # The matrix's supervisors have no phone to ring into the agent's call.
     ("POST", "/api/agents/{username}/spy"): 422,
+    # The matrix's API runs without the WebSocket hub that holds the wallboard.
+    ("GET", "/api/wallboard"): 503,
 }
 
 

@@ -50,12 +50,15 @@ class Picture:
         self.queues = {q["name"]: q for q in full["queues"]}
         self.agents = {a["interface"]: a for a in full["agents"]}
         self.abandoned = list(full["abandoned"])
+        self.seq = full["seq"]
         self.updates = 0
 
     def apply(self, update: dict[str, Any]) -> None:
         self.queues.update((q["name"], q) for q in update["queues"])
         self.agents.update((a["interface"], a) for a in update["agents"])
         self.abandoned[:0] = update["abandoned"]
+        assert update["seq"] >= self.seq
+        self.seq = update["seq"]
         self.updates += 1
 
 
@@ -89,6 +92,10 @@ async def test_the_wallboard_follows_calls_and_equals_the_pbxs_own_figures(desk:
             assert ours == {field: row[field] for field in ours}
             assert picture.queues[row["Queue"]]["answered"] == int(row["Completed"])
             assert picture.queues[row["Queue"]]["sl"] == float(row["ServicelevelPerf"])
+    async with httpx.AsyncClient(base_url=desk.base) as client:
+        polled = await client.get("/api/wallboard", headers={"Authorization": f"Bearer {token}"})
+    assert polled.json()["seq"] >= picture.seq > 0
+    assert {q["name"]: q["answered"] for q in polled.json()["queues"]}["sales"] == 1
     async with desk.runtime.sessionmaker() as session:
         entry = (await AuditRepository(session).page(actor="sam"))[0]
     assert (entry["action"], entry["target"]) == ("agent.queuepause", "alice")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import func, select
 
 from cti.api.deps import Context, SupervisorUser
@@ -14,6 +14,7 @@ from cti.staffing import agents_needed, with_agents
 from cti.store.models import CallRecord
 
 router = APIRouter(prefix="/api/queues", tags=["queues"])
+wallboard_router = APIRouter(prefix="/api/wallboard", tags=["queues"])
 
 QueueName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 
@@ -69,3 +70,14 @@ async def _last_hour(context: Context, queue: str) -> dict[str, Any]:
             )
         ).one()
     return {"calls_per_hour": int(calls or 0), "aht": float(talk) if talk else None}
+
+
+@wallboard_router.get("")
+async def wallboard(request: Request, _: SupervisorUser) -> Any:
+    """The whole wallboard now, as ``/ws/wallboard`` first sends it (for integrations that
+    poll; screens should use the socket, which pushes every change)."""
+    hub = getattr(request.app.state, "hub", None)
+    picture = await hub.wallboard() if hub is not None else None
+    if picture is None:
+        return error_response(503, "wallboard.unavailable", "No wallboard figures yet.")
+    return picture
