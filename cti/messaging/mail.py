@@ -158,8 +158,7 @@ def _header(message: Message, name: str, problems: list[str]) -> str | None:
         value = message.get(name)
     except Exception as exc:  # a header the policy cannot parse: its raw text
         problems.append(f"{name}: {type(exc).__name__}")
-        raw = message.get_all(name, failobj=[None])[0] if hasattr(message, "get_all") else None
-        return str(raw) if raw is not None else None
+        return _raw(message, name)  # reading it again through the policy fails again
     return str(value) if value is not None else None
 
 
