@@ -73,7 +73,11 @@ class RuleSetStore:
                 actor=author,
                 action=f"rules.{name}.save",
                 target=f"{name}@{version}",
-                details={"comment": comment[:255]},
+                details={
+                    "comment": comment[:255],
+                    "before": {"version": int(current or 0)},
+                    "after": {"version": version},
+                },
             )
         return version
 

@@ -105,6 +105,15 @@ async def test_routing_rules_are_checked_versioned_and_in_force_at_once(staffed:
         "rollback to version 1",
         "orders to frontdesk",
     ]
+    audit = await staffed.client.get("/api/audit?action=rules.routing", headers=admin)
+    saves = [
+        (e["target"], e["details"]["before"], e["details"]["after"])
+        for e in audit.json()["entries"]
+    ]
+    assert saves == [
+        ("routing@2", {"version": 1}, {"version": 2}),
+        ("routing@1", {"version": 0}, {"version": 1}),
+    ]
 
 
 async def test_one_rule_at_a_time_each_edit_checked_and_versioned(staffed: Api) -> None:
