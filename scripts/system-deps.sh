@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests use when they are missing: espeak-ng makes test
 # speech and the IVR prompts, sox resamples them to 8 kHz, chromium runs the pages'
-# browser tests (driven by Playwright through its executable path). Quiet and idempotent: prints nothing
+# browser tests (driven by Playwright through its executable path), docker-compose checks
+# docker/compose.yaml without a Docker daemon. Quiet and idempotent: prints nothing
 # when all are there. Installs only as root on a system with apt-get; otherwise says
 # what is missing, and the tests that need it skip (or fail under CI=true).
 set -u
 
-packages=(espeak-ng sox chromium)
+packages=(espeak-ng sox chromium docker-compose)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
