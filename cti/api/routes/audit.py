@@ -17,7 +17,7 @@ async def entries(
     context: Context,
     _: AdminUser,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="Entries older than this id.")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62, description="Older than this id.")] = None,
     actor: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64, description="A prefix: 'rules.'")] = None,
     target: Annotated[str | None, Query(max_length=255)] = None,

@@ -62,7 +62,9 @@ async def search(
     _: AgentUser,
     q: Annotated[str, Query(max_length=255, description="Name prefix, phone or email.")] = "",
     limit: Annotated[int, Query(ge=1, le=200)] = 25,
-    after: Annotated[int | None, Query(ge=0, description="Last id of the previous page.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**62, description="Last id of the previous page.")
+    ] = None,
 ) -> ContactsPage:
     """Contacts by name prefix, phone number (any format) or email, by id."""
     found = await context.dossiers.contacts.search(

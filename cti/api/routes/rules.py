@@ -31,7 +31,9 @@ class RulesIn(BaseModel):
 
 
 class Rollback(BaseModel):
-    version: int = Field(ge=1, description="The version to bring back (saved as a new one).")
+    version: int = Field(
+        ge=1, le=2**31, description="The version to bring back (saved as a new one)."
+    )
     comment: str = Field("", max_length=255)
 
 
