@@ -270,10 +270,11 @@ class _Page(StaticFiles):
 
 
 def mount(app: FastAPI, hub: Hub) -> None:
-    """Add the agents' socket and the desktop page to ``app``."""
+    """Add the screens' sockets, the desktop page and the console page to ``app``."""
     app.state.hub = hub
     app.include_router(router)
     app.mount("/desktop", _Page(directory=desktop_files(), html=True), name="desktop")
+    app.mount("/console", _Page(directory=desktop_files().parent / "console", html=True))
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:

@@ -61,10 +61,8 @@ def answered_call(desk: Desk, caller: str, digits: str = "1") -> None:
     desk.sim.place_call(plan=plan)
 
 
-async def logged_in(
-    browser: Browser, desk: Desk, username: str, *, watching: str | None = None
-) -> Page:
-    """The desktop logged in as ``username`` (a supervisor may be ``watching`` an agent)."""
+async def watched_page(browser: Browser) -> Page:
+    """A new page whose script errors and CSP refusals are collected in ``PROBLEMS``."""
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     errors = PROBLEMS.setdefault(id(page), [])
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -74,6 +72,15 @@ async def logged_in(
             errors.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
+    return page
+
+
+async def logged_in(
+    browser: Browser, desk: Desk, username: str, *, watching: str | None = None
+) -> Page:
+    """The desktop logged in as ``username`` (a supervisor may be ``watching`` an agent)."""
+    page = await watched_page(browser)
+    errors = PROBLEMS[id(page)]
     await page.goto(f"{desk.base}/desktop/" + (f"?agent={watching}" if watching else ""))
     await page.get_by_test_id("login-username").fill(username)
     await page.get_by_test_id("login-password").fill(PASSWORDS[username])

@@ -478,6 +478,7 @@
     else if (user.agent_interface) meta.push(str(user.agent_interface));
     if (user.role && user.role !== 'agent') meta.push(str(user.role));
     $('agent-meta').textContent = meta.join(' · ');
+    $('console-link').hidden = user.role !== 'supervisor' && user.role !== 'admin';
   }
 
   function setConn(state, detail) {
