@@ -104,6 +104,10 @@ def test_the_server_renders_dialplans_where_asterisk_reads_them() -> None:
     server = services["server"]
     directory = server["environment"]["CTI_DIALPLAN_DIRECTORY"]
     assert mounts(server)[directory] == mounts(services["asterisk"])["/etc/asterisk/dialplans"]
+    extensions = server["environment"]["CTI_DIALPLAN_EXTENSIONS_CONF"]
+    assert (
+        mounts(server)[extensions] == mounts(services["asterisk"])["/etc/asterisk/extensions.conf"]
+    )
     defaults = Settings()
     assert server["environment"]["CTI_AMI_HOST"] == defaults.ami.host
     assert mounts(server)[server["environment"]["CTI_IVR_SOUNDS"]] == ROOT / "var" / "sounds"
