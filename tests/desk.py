@@ -67,10 +67,11 @@ class Desk:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.settings.http.port}/ws/agent"
 
-    async def token(self, username: str) -> str:
+    async def token(self, username: str, password: str | None = None) -> str:
         async with httpx.AsyncClient(base_url=self.base) as client:
             reply = await client.post(
-                "/api/auth/login", json={"username": username, "password": PASSWORDS[username]}
+                "/api/auth/login",
+                json={"username": username, "password": password or PASSWORDS[username]},
             )
             reply.raise_for_status()
             token: str = reply.json()["token"]

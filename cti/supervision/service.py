@@ -136,6 +136,10 @@ class WallboardService:
             "agents": [self._agent(key) for key in sorted(board.agents)],
             "abandoned": abandoned[:100],
             "alerts": alerts(board, self.rules, now),
+            "targets": {
+                "service_level": self.rules.service_level_target,
+                "paused_too_long": self.rules.paused_too_long,
+            },
         }
 
     def _queue(self, name: str, now: float) -> dict[str, Any]:

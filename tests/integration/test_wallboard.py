@@ -15,11 +15,12 @@ import websockets
 from cti.auth.passwords import Passwords
 from cti.auth.service import create_user
 from cti.store.repositories import AuditRepository
-from tests.desk import IVAN, PASSWORDS, Desk, desk_settings, running_desk, wait_until
+from tests.desk import IVAN, Desk, desk_settings, running_desk, wait_until
 
 pytestmark = pytest.mark.integration
 
-PASSWORDS.setdefault("sue", "sue-password")
+SUE = "sue-password"
+"""A supervisor with a phone, made for these tests only (not in the shared PASSWORDS)."""
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ async def desk(database_url: str) -> AsyncIterator[Desk]:
         await create_user(
             running.runtime.sessionmaker,
             username="sue",
-            password=PASSWORDS["sue"],
+            password=SUE,
             role="supervisor",
             display_name="Sue",
             agent_interface="PJSIP/1009",
@@ -118,7 +119,7 @@ async def test_a_supervisor_barges_into_an_agents_call_audited(desk: Desk) -> No
     async with httpx.AsyncClient(base_url=desk.base) as client:
 
         async def spy(who: str, agent: str = "alice", mode: str = "barge") -> httpx.Response:
-            token = await desk.token(who)
+            token = await desk.token(who, SUE if who == "sue" else None)
             return await client.post(
                 f"/api/agents/{agent}/spy",
                 json={"mode": mode},

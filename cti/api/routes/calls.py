@@ -101,7 +101,7 @@ async def wrapup(context: Context, user: AgentUser, call_id: CallId, body: WrapU
             target=call_id,
             details={"disposition": body.disposition, "contact_id": contact_id},
         )
-    if live is None and context.screens is not None:
+    if context.screens is not None and not _still_talking(live, user):
         await context.screens.close(user.username, call_id)
     survey = None
     if context.settings.csat.enabled and contact_id is not None:
@@ -109,6 +109,13 @@ async def wrapup(context: Context, user: AgentUser, call_id: CallId, body: WrapU
             contact_id, agent=user.username, agent_name=user.display_name, about=f"call:{call_id}"
         )
     return {"call_id": call_id, "contact_id": contact_id, **done, "survey": survey}
+
+
+def _still_talking(live: dict[str, Any] | None, user: User) -> bool:
+    """Whether ``user`` is on the call right now (then the card stays until it ends)."""
+    if live is None or live.get("stage") != "talking":
+        return False
+    return str(live.get("agent") or "").lower() == (user.agent_interface or "").lower()
 
 
 def _handled_by(call: dict[str, Any], user: User) -> bool:

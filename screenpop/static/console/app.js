@@ -26,7 +26,7 @@
   const ABANDONED_KEPT = 100;
   const AUDIT_PAGE = 50;
   const CONFIRM_MS = 4000; // how long a "Really …?" button stays armed
-  const DEFAULT_SL_TARGET = 80; // percent; the server's alert rules say otherwise in an alert
+  const DEFAULT_SL_TARGET = 80; // percent, until the server's full picture says (targets)
   const STORE = { token: 'callfold.token', user: 'callfold.user', expires: 'callfold.expires_at' };
   const RANK = { agent: 0, supervisor: 1, admin: 2 };
   const REASON_ID = /^[a-z][a-z0-9_]{0,47}$/;
@@ -804,6 +804,8 @@
     for (const q of queues) W.queues.set(str(q.name), q);
     for (const a of agents) W.agents.set(str(a.interface), a);
     W.alerts = arr(msg.alerts).filter(obj);
+    const targets = obj(msg.targets);
+    if (targets && num(targets.service_level) !== null) W.slTarget = targets.service_level;
     for (const alert of W.alerts) {
       if (alert.kind === 'service_level' && num(alert.target) !== null) W.slTarget = alert.target;
     }
