@@ -19,6 +19,7 @@ MODULES = (
     "screenpop",
     "messages",
     "wallboard",
+    "reports",
 )
 """The benchmarks ``python -m benchmarks`` runs, in this order. Add a module here once it
 exposes ``run(quick: bool) -> list[Row]``; until then it runs only when named."""
@@ -29,6 +30,7 @@ HELPERS = {
     "fake_ami",
     "pop_ami",
     "pop_clients",
+    "reports_data",
     "sms_load",
     "wallboard_clients",
 }

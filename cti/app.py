@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.ami.client import AmiClient, Snapshot
 from cti.api.app import create_api
-from cti.bridge import run_bridge
+from cti.bridge import AmiReader, SnapshotWatcher
 from cti.bus.base import EventBus
 from cti.bus.factory import create_bus
 from cti.calls.model import CallStage
 from cti.calls.service import CallService
+from cti.cluster.ownership import AmiOwnership, ami_ownership, call_ledger
 from cti.contacts.dossier import DossierService, build_dossier_service
 from cti.messaging.assign import ConversationAssigner
 from cti.messaging.imap import ImapPoller
@@ -33,6 +34,7 @@ from cti.settings import Settings
 from cti.store.agents import agent_profiles
 from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
 from cti.store.migrate import upgrade
+from cti.store.reports import ReportStore
 from cti.store.repositories import CallRepository, CallWriter
 from cti.store.rulesets import RuleSetStore
 from cti.supervision.alerts import AlertRules
@@ -78,6 +80,9 @@ class Runtime:
     mail: SmtpReceiver | None = None
     mailbox: ImapPoller | None = None
     speech: AudioSocketSpeech | None = None
+    reader: AmiReader | None = None
+    ownership: AmiOwnership | None = None
+    """With Redis: reads AMI only while this process holds the AMI lease (``cti.cluster``)."""
     on_start: list[Hook] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -100,23 +105,26 @@ class Runtime:
             log.info("%d SMS replies still owed: sending them", owed)
         for hook in self.on_start:
             await hook(self)
-        if self.settings.ami.enabled:
-            self.tasks.append(asyncio.create_task(self.ami.run(), name="ami"))
-            self.wallboard.start()
-            bridge = run_bridge(
-                self.ami,
-                self.service,
-                self.routing.board,
-                watchers=[self.direct.on_event, self.wallboard.on_event],
-                snapshot_watchers=[self._wallboard_snapshot],
-            )
-            self.tasks.append(asyncio.create_task(bridge, name="bridge"))
+        reports = self.settings.reports
+        if reports.refresh_interval > 0:  # keep report roll-ups fresh (cti.store.reports)
+            rollups = ReportStore(self.sessionmaker, timeout=reports.timeout * 6)
+            rollup = rollups.run(reports.refresh_interval)
+            self.tasks.append(asyncio.create_task(rollup, name="report-rollups"))
+        if self.ownership is not None:
+            await self.ownership.start()
+            log.info("AMI is read by the process holding the AMI lease in Redis")
+        elif self.settings.ami.enabled and self.reader is not None:
+            await self.reader.start()
         else:
             log.info("AMI is left to another process (CTI_AMI_ENABLED=false)")
         freeze_startup_heap()
 
     async def stop(self) -> None:
         """Stop taking events, write every finished call, then close."""
+        if self.ownership is not None:
+            await self.ownership.stop()  # gives the AMI lease back at once
+        if self.reader is not None:
+            await self.reader.stop()
         await self.ami.close()
         for task in self.tasks:
             task.cancel()
@@ -136,16 +144,13 @@ class Runtime:
         if self.speech is not None:
             await self.speech.close()
         await self.writer.close()
+        if self.ownership is not None:
+            await self.ownership.aclose()
         await self.dossiers.aclose()
         await self.pops.state.close()
         await self.bus.close()
         await self.engine.dispose()
         gc.unfreeze()  # what start-up kept out of collections may now be collected
-
-    def _wallboard_snapshot(self, snapshot: Snapshot, now: float) -> None:
-        self.wallboard.on_snapshot(
-            snapshot.queue_params, snapshot.queue_members, snapshot.queue_entries, now
-        )
 
     async def _start_speech(self) -> None:
         """Load the Vosk model once (off the loop) and listen for AudioSocket; or keys only."""
@@ -183,9 +188,11 @@ def build_runtime(settings: Settings) -> Runtime:
     """Build, without starting, every part of one server process."""
     engine = create_engine(settings.database.url)
     sessionmaker = create_sessionmaker(engine)
-    writer = CallWriter(CallRepository(sessionmaker))
+    repository = CallRepository(sessionmaker)
+    ledger = call_ledger(settings)  # several processes: finished calls journaled in Redis
+    writer = CallWriter(ledger.journaled_store(repository) if ledger else repository)
     bus = create_bus(settings.redis.url)
-    service = CallService(bus, writer)
+    service = CallService(bus, ledger.sink(writer) if ledger else writer)
     wanted = service.handled_events | MEMBER_EVENTS | CALLER_EVENTS | WALLBOARD_EVENTS
     ami = AmiClient(settings.ami, wanted=wanted)
     dossiers = build_dossier_service(settings, sessionmaker)
@@ -215,6 +222,15 @@ def build_runtime(settings: Settings) -> Runtime:
     service.listeners.append(pops.on_call_event)
     routing.watchers.append(pops.on_agent)
     routing.watchers.append(wallboard.on_agent)
+    direct = DirectRouter(ami, routing, dossiers)
+    reader = AmiReader(
+        ami,
+        service,
+        routing.board,
+        watchers=[direct.on_event, wallboard.on_event],
+        snapshot_watchers=[wallboard_snapshot(wallboard)],
+        companions=[wallboard],
+    )
     return Runtime(
         settings=settings,
         bus=bus,
@@ -227,7 +243,7 @@ def build_runtime(settings: Settings) -> Runtime:
         ivr=ivr,
         dossiers=dossiers,
         routing=routing,
-        direct=DirectRouter(ami, routing, dossiers),
+        direct=direct,
         pops=pops,
         hub=Hub(bus, pop_state),
         wallboard=wallboard,
@@ -243,7 +259,20 @@ def build_runtime(settings: Settings) -> Runtime:
             else None
         ),
         mailbox=mailbox(settings, messaging),
+        reader=reader,
+        ownership=ami_ownership(settings, ledger, reader, service, repository) if ledger else None,
     )
+
+
+def wallboard_snapshot(wallboard: WallboardService) -> SnapshotWatcher:
+    """The wallboard's bridge watcher for ``QueueStatus`` read-backs."""
+
+    def watch(snapshot: Snapshot, now: float) -> None:
+        wallboard.on_snapshot(
+            snapshot.queue_params, snapshot.queue_members, snapshot.queue_entries, now
+        )
+
+    return watch
 
 
 def mailbox(settings: Settings, messaging: MessagingService) -> ImapPoller | None:
@@ -307,6 +336,24 @@ def runtime_metrics(runtime: Runtime) -> list[Metric]:
             gauge,
             "1 while logged in to Asterisk",
             float(runtime.ami.state.value == "connected"),
+        ),
+        Metric(
+            "cti_ami_owner",
+            gauge,
+            "1 while this process reads AMI (holds the AMI lease, or needs none)",
+            float(runtime.reader is not None and runtime.reader.reading),
+        ),
+        Metric(
+            "cti_ami_takeovers_total",
+            counter,
+            "Times this process took the AMI lease",
+            runtime.ownership.takeovers if runtime.ownership is not None else 0,
+        ),
+        Metric(
+            "cti_ami_lease_losses_total",
+            counter,
+            "Times this process lost the AMI lease without giving it back",
+            runtime.ownership.losses if runtime.ownership is not None else 0,
         ),
         Metric("cti_ami_frames_total", counter, "AMI messages received", ami.frames),
         Metric(

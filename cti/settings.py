@@ -35,6 +35,16 @@ class AmiSettings(BaseModel):
     max_message_bytes: int = Field(
         512 * 1024, ge=4096, description="Longer AMI messages are dropped and logged."
     )
+    lease_seconds: float = Field(
+        3.0,
+        ge=0.3,
+        le=60,
+        description="With CTI_REDIS_URL: the AMI lease's term; a dead reader's successor "
+        "takes over within about this long.",
+    )
+    lease_retry_seconds: float = Field(
+        0.5, gt=0, le=10, description="Seconds between attempts to take the AMI lease."
+    )
 
 
 class AgiSettings(BaseModel):
@@ -224,6 +234,21 @@ class DialplanSettings(BaseModel):
         description="Where edited contexts are rendered (Asterisk reads it as "
         "/etc/asterisk/dialplans/).",
     )
+    extensions_conf: Path | None = Field(
+        Path("asterisk-conf/extensions.conf"),
+        description="The extensions.conf that includes the directory; edited contexts may "
+        "name its contexts (none there: only the directory's).",
+    )
+    allowed_applications: list[str] = Field(
+        [],
+        description='Refused applications or functions to allow all the same, e.g. ["System"] '
+        "(System, TrySystem and SHELL() are refused).",
+    )
+    reload: bool = Field(
+        True,
+        description="Push each save with AMI (dialplan reload) and check it took; false: "
+        "only write the files.",
+    )
 
 
 class ReportSettings(BaseModel):
@@ -231,6 +256,16 @@ class ReportSettings(BaseModel):
 
     max_days: int = Field(
         92, ge=1, le=3660, description="Longest range one report may cover, days."
+    )
+    timeout: float = Field(
+        10.0, gt=0, le=600, description="Seconds a report may take before it is stopped (503)."
+    )
+    refresh_interval: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="Seconds between background roll-ups of new calls, messages and surveys "
+        "for reports; 0: only when a report is asked for.",
     )
 
 

@@ -480,16 +480,29 @@ class AmiClient:
         delay = min(settings.reconnect_max, settings.reconnect_min * (2**attempt))
         return float(delay * random.uniform(0.8, 1.2))
 
-    async def close(self) -> None:
-        """Log off and close; ``run()`` returns."""
+    async def close(self, *, logoff: bool = True) -> None:
+        """Log off (unless not ``logoff``: stop reading at once) and close; ``run()`` returns."""
         self._closing = True
         protocol = self._protocol
         if protocol is not None and not protocol.closed:
-            with contextlib.suppress(AmiError, ValueError, TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await self.action("Logoff")
+            if logoff:
+                with contextlib.suppress(AmiError, ValueError, TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self.action("Logoff")
             protocol.close()
         self._set_state(LinkState.DISCONNECTED)
+
+    def reopen(self) -> None:
+        """Make a closed client ready to ``run()`` again, with nothing left of its last stream.
+
+        Events read before ``close`` and not consumed are dropped: whoever reads again
+        starts from the snapshot that follows the next login.
+        """
+        self._closing = False
+        self._queue.clear()
+        self._snapshots.clear()
+        self._paused = False
+        self._last_resync = -RESYNC_DEDUP_SECONDS
 
     def status(self) -> dict[str, Any]:
         """State and counters for health and metrics."""

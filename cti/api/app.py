@@ -19,10 +19,12 @@ from cti.api.routes import (
     auth,
     calls,
     contacts,
+    dialplan,
     health,
     messages,
     metrics,
     queues,
+    reports,
     routing,
     rules,
     schema,
@@ -32,11 +34,13 @@ from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import DEFAULT_TTL, TokenSigner
 from cti.contacts.dossier import DossierService, build_dossier_service
+from cti.dialplan.service import DialplanEditor
 from cti.messaging.csat import Csat
 from cti.messaging.service import MessagingService, messaging_service
 from cti.routing.service import RoutingService
 from cti.settings import Settings
 from cti.store.db import Sessionmaker
+from cti.store.dialplans import DialplanVersions
 from cti.store.rulesets import RuleSetStore
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -91,6 +95,7 @@ def create_api(
         csat=csat,
         ami=ami,
         screens=screens,
+        dialplan=DialplanEditor(settings.dialplan, DialplanVersions(sessionmaker), ami),
     )
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
@@ -109,7 +114,9 @@ def create_api(
         users.router,
         schema.router,
         metrics.router,
+        dialplan.router,
         audit.router,
+        reports.router,
     ):
         app.include_router(router)
     return app

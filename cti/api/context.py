@@ -10,6 +10,7 @@ from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import TokenSigner
 from cti.contacts.dossier import DossierService
+from cti.dialplan.service import DialplanEditor
 from cti.messaging.csat import Csat
 from cti.messaging.service import MessagingService
 from cti.routing.service import RoutingService
@@ -51,3 +52,4 @@ class ApiContext:
     csat: Csat
     ami: AmiActions | None = None
     screens: Screens | None = None
+    dialplan: DialplanEditor | None = None

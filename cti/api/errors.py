@@ -51,7 +51,7 @@ HTTP_IDS = {
 
 
 def error_body(
-    error_id: str, message: str, problems: list[str] | None = None
+    error_id: str, message: str, problems: list[Any] | None = None
 ) -> dict[str, dict[str, Any]]:
     """The JSON body of every error response; ``problems`` lists faults field by field."""
     error: dict[str, Any] = {"id": error_id, "message": message}
@@ -65,7 +65,7 @@ def error_response(
     error_id: str,
     message: str,
     headers: dict[str, str] | None = None,
-    problems: list[str] | None = None,
+    problems: list[Any] | None = None,
 ) -> JSONResponse:
     """A JSON error response."""
     return JSONResponse(

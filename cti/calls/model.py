@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -153,6 +154,46 @@ class Call:
             "rings": [ring.to_dict() for ring in self.rings],
             "transfers": [dict(transfer) for transfer in self.transfers],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Call:
+        """The call back from ``to_dict()`` (plus ``channels``): as another process left it.
+
+        Raises:
+            KeyError, TypeError, ValueError: ``data`` is not such a mapping.
+        """
+        outcome = data.get("outcome")
+        routing, wrapup = data.get("routing"), data.get("wrapup")
+        return cls(
+            linkedid=str(data["linkedid"]),
+            started_at=float(data["started_at"]),
+            direction=data.get("direction") or "inbound",
+            caller_num=data.get("caller_num"),
+            caller_name=data.get("caller_name"),
+            stage=CallStage(data.get("stage") or CallStage.NEW),
+            queue=data.get("queue"),
+            queue_position=data.get("queue_position"),
+            queued_at=data.get("queued_at"),
+            agent=data.get("agent"),
+            agent_name=data.get("agent_name"),
+            answered_at=data.get("answered_at"),
+            ended_at=data.get("ended_at"),
+            wait_seconds=data.get("wait_seconds"),
+            talk_seconds=data.get("talk_seconds"),
+            hangup_cause=data.get("hangup_cause"),
+            hangup_cause_txt=data.get("hangup_cause_txt"),
+            outcome=CallOutcome(outcome) if outcome else None,
+            reason=data.get("reason"),
+            contact_id=data.get("contact_id"),
+            ivr_started_at=data.get("ivr_started_at"),
+            ivr_path=data.get("ivr_path"),
+            reason_confidence=data.get("reason_confidence"),
+            routing=dict(routing) if routing is not None else None,
+            wrapup=dict(wrapup) if wrapup is not None else None,
+            rings=[AgentRing(**ring) for ring in data.get("rings") or ()],
+            transfers=[dict(transfer) for transfer in data.get("transfers") or ()],
+            channels={str(k): str(v) for k, v in (data.get("channels") or {}).items()},
+        )
 
 
 @dataclass(slots=True, frozen=True)

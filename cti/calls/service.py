@@ -69,7 +69,8 @@ class CallService:
     async def _emit(self, events: list[CallEvent]) -> None:
         for event in events:
             if event.type is CallEventType.ENDED:
-                self.sink.submit(event.call)
+                vanished = event.data.get("vanished")
+                self.sink.submit({**event.call, "vanished": True} if vanished else event.call)
             for listener in self.listeners:
                 try:
                     listener(event)
@@ -79,6 +80,27 @@ class CallService:
                     )
             await self.publisher.publish(event.type.value, event.to_dict())
             self.published += 1
+
+    def restart_tracking(self, states: Iterable[Mapping[str, Any]] = ()) -> int:
+        """Forget every live call and carry on from ``states`` (``CallTracker.export``).
+
+        For a process that stops or starts reading AMI: what it followed is another
+        process's to finish now, and what another process followed is its own. A state
+        that cannot be read is logged and skipped. Returns how many calls were adopted.
+        """
+        tracker = CallTracker()
+        for state in states:
+            try:
+                tracker.adopt(state)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.error(
+                    "cannot adopt call %s: %s",
+                    state.get("linkedid"),
+                    exc,
+                    extra={"error_id": "calls.adopt", "linkedid": state.get("linkedid")},
+                )
+        self.tracker = tracker
+        return len(tracker.calls)
 
     def call(self, linkedid: str) -> dict[str, Any] | None:
         """A live call as a JSON-ready dict, if it is still going on."""

@@ -8,6 +8,7 @@ then emitted as ``call.ended`` and forgotten.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from cti.calls.model import AgentRing, Call, CallEvent, CallEventType, CallOutcome, CallStage
 
@@ -197,6 +198,8 @@ class CallTracker:
         call.channels.clear()
         self._abandoned.discard(call.linkedid)
         del self.calls[call.linkedid]
+        if vanished:
+            return self._event(CallEventType.ENDED, call, now, vanished=True)
         return self._event(CallEventType.ENDED, call, now)
 
     # -- IVR and queue ------------------------------------------------------------------
@@ -435,6 +438,42 @@ class CallTracker:
         call.transfers.append(transfer)
         return [self._event(CallEventType.TRANSFERRED, call, now, **transfer)]
 
+    # -- handing calls between processes ---------------------------------------------------
+
+    def export(self, linkedid: str) -> dict[str, Any] | None:
+        """A live call with all tracking needs to carry on (its channels too), JSON-ready.
+
+        What another process passes to ``adopt`` when it takes over reading AMI.
+        """
+        call = self.calls.get(linkedid)
+        if call is None:
+            return None
+        state = call.to_dict()
+        state["channels"] = dict(call.channels)
+        state["abandoned"] = linkedid in self._abandoned
+        return state
+
+    def adopt(self, state: Mapping[str, Any]) -> Call:
+        """Carry on tracking a live call as another process's ``export`` left it.
+
+        The next ``reconcile`` settles it against what Asterisk reports: still live, it
+        goes on; gone, it is finished as vanished.
+
+        Raises:
+            KeyError, TypeError, ValueError: ``state`` is not an export.
+        """
+        call = Call.from_dict(state)
+        linkedid = call.linkedid
+        self.calls[linkedid] = call
+        for uniqueid in call.channels:
+            self._channel_call[uniqueid] = linkedid
+        for ring in call.rings:
+            if ring.channel:
+                self._legs[ring.channel] = (linkedid, ring)
+        if state.get("abandoned"):
+            self._abandoned.add(linkedid)
+        return call
+
     # -- resynchronisation ---------------------------------------------------------------
 
     def reconcile(
@@ -453,12 +492,17 @@ class CallTracker:
             for uniqueid in [u for u in call.channels if u not in live]:
                 del call.channels[uniqueid]
                 self._channel_call.pop(uniqueid, None)
-            if not call.channels:
-                events.append(self._finish(call, now, vanished=True))
+        born: list[CallEvent] = []
         for uniqueid, msg in live.items():
             if uniqueid and uniqueid not in self._channel_call:
                 started = now - _duration(msg.get("Duration", "0:0:0"))
-                events.extend(self._on_newchannel(msg, started))
+                born.extend(self._on_newchannel(msg, started))
+        # Only now, so that a call whose known channels are gone but which lives on in a
+        # channel not seen yet (an adopted call's newer leg) is kept, not ended and reborn.
+        for call in list(self.calls.values()):
+            if not call.channels:
+                events.append(self._finish(call, now, vanished=True))
+        events.extend(born)
         entries = {msg.get("Uniqueid", ""): msg for msg in queue_entries}
         for uniqueid, msg in live.items():
             live_call = self._call_of(msg)

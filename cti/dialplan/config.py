@@ -50,6 +50,10 @@ class ConfigFile:
     path: str
     sections: list[Section] = field(default_factory=list)
     includes: list[str] = field(default_factory=list)
+    include_lines: list[int] = field(default_factory=list)
+    """The line of each ``#include``, to place the included sections as Asterisk does."""
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    """Lines a lenient parse skipped, with Asterisk's warning: ``(line, message)``."""
 
     def section(self, name: str) -> list[Section]:
         return [s for s in self.sections if s.name == name]
@@ -73,8 +77,12 @@ def strip_comment(line: str) -> str:
     return "".join(out).strip()
 
 
-def parse_config(text: str, path: str = "<text>") -> ConfigFile:
+def parse_config(text: str, path: str = "<text>", *, lenient: bool = False) -> ConfigFile:
     """Parse one file as Asterisk does.
+
+    With ``lenient``, lines Asterisk 22's ``main/config.c`` only warns about (no ``=``,
+    no name, an unknown or refused directive) are skipped and listed in ``skipped``,
+    as a reload would; the others still raise, as they fail the whole file there.
 
     Raises:
         ConfigSyntaxError: a line that is neither a section, an item nor a directive,
@@ -99,9 +107,17 @@ def parse_config(text: str, path: str = "<text>") -> ConfigFile:
             directive, _, argument = line.partition(" ")
             if directive == "#include" or directive == "#tryinclude":
                 config.includes.append(argument.strip().strip('"<>'))
+                config.include_lines.append(number)
+                continue
+            if lenient:
+                config.skipped.append((number, f"Unknown or refused directive '{directive}'"))
                 continue
             raise ConfigSyntaxError(path, number, f"directive {directive} is not allowed")
         match = _SECTION.match(line)
+        if match is None and line.startswith("["):
+            if not lenient or "]" not in line or line.partition("]")[2].startswith("("):
+                raise ConfigSyntaxError(path, number, f"not a section header: {line[:60]!r}")
+            match = _SECTION.match(line.partition("]")[0] + "]")
         if match:
             options = [o.strip() for o in (match.group("options") or "").split(",") if o.strip()]
             current = Section(
@@ -116,6 +132,10 @@ def parse_config(text: str, path: str = "<text>") -> ConfigFile:
             raise ConfigSyntaxError(path, number, "an item before any [section]")
         key, arrow, value = _split_item(line)
         if key is None:
+            if lenient:
+                message = "No variable name" if "=" in line else "No '=' (equal sign)"
+                config.skipped.append((number, f"{message} in line {number} of {path}"))
+                continue
             raise ConfigSyntaxError(path, number, f"not 'name = value': {line[:60]!r}")
         current.items.append(Item(key, value, number, arrow))
     return config

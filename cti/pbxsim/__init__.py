@@ -1,8 +1,9 @@
 """A PBX simulator speaking Asterisk 22's AMI and FastAGI exactly as the recordings show.
 
-May import ``cti.ami.protocol``, the wire formats in ``ivr`` and the standard library
-only. Pure parts (``render``, ``agicmd``, ``engine``, ``scenarios``) touch no socket;
-``agi``, ``audiosocket`` and ``server`` move their bytes over TCP. Used by ``cti demo``,
+May import ``cti.ami.protocol``, ``cti.dialplan`` (its pure parsers), the wire formats
+in ``ivr`` and the standard library only. Pure parts (``render``, ``agicmd``, ``engine``,
+``scenarios``) touch no socket; ``agi``, ``audiosocket`` and ``server`` move their bytes
+over TCP (``dialplan`` reads the configuration files it is given). Used by ``cti demo``,
 the tests and the benchmarks.
 """
 

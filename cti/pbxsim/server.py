@@ -18,10 +18,12 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cti.ami.protocol import AmiFramer, parse_headers
 from cti.pbxsim.agi import MAX_AGI_CONNECT, run_fastagi
 from cti.pbxsim.agisession import AgiSession
+from cti.pbxsim.dialplan import SimDialplan
 from cti.pbxsim.engine import (
     Call,
     CallPlan,
@@ -121,6 +123,8 @@ class PbxSimulator:
         seed: seeds every random choice, so a run can be repeated.
         config: a full PBX configuration (overrides ``shape`` and ``ivr``).
         auth_delay: real seconds before a failed login is answered (Asterisk: 1).
+        dialplan: an extensions.conf to load (its ``#include``s relative to its folder);
+            ``dialplan reload`` re-reads it and ``dialplan show`` lists what is loaded.
     """
 
     def __init__(
@@ -136,6 +140,7 @@ class PbxSimulator:
         seed: int = 0,
         config: PbxConfig | None = None,
         auth_delay: float = 1.0,
+        dialplan: Path | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -147,6 +152,8 @@ class PbxSimulator:
         self.seed = seed
         self.auth_delay = auth_delay
         self.config = config or config_for(shape, ivr=ivr)
+        self.dialplan = SimDialplan(dialplan)
+        self.dialplan.reload()
         self.sessions: list[Session] = []
         self.listeners: list[Callable[[bytes], None]] = []
         """Also receive every AMI event the PBX publishes (recorders, tests)."""
@@ -221,6 +228,7 @@ class PbxSimulator:
         self.pbx = self._new_pbx(self.virtual_now())
         self._anchor()
         self._kick.set()
+        self.dialplan.reload()
         await asyncio.sleep(downtime)
         self.pbx.booted = self.pbx.last_reload = self.virtual_now()
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
@@ -775,6 +783,12 @@ class PbxSimulator:
             return
         words = command.split()
         lowered = [w.lower() for w in words]
+        answer = self.dialplan.command(command, words)
+        if answer is not None:
+            ok, output = answer
+            fields = [("Message", "Command output follows"), *(("Output", o) for o in output)]
+            self._reply(session, render_response("Success" if ok else "Error", aid, fields))
+            return
         if lowered == ["core", "show", "version"]:
             output = [
                 f"Asterisk {VERSION} built by root @ pbxsim on a x86_64 running Linux "

@@ -368,3 +368,100 @@ class AgentProfileRecord(Base):
     languages: Mapped[list[str]] = mapped_column(JsonType, default=list)
     team: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- reports: 15-minute roll-ups kept up to date from the tables above (cti.store.reports) ---
+
+Index("ix_calls_started", CallRecord.started_at, CallRecord.id)
+Index("ix_messages_created", MessageRecord.created_at)
+Index("ix_csat_surveys_sent", CsatSurvey.sent_at)
+
+
+class ReportStaleSlot(Base):
+    """A 15-minute slot whose roll-up of ``source`` (calls, messages, csat) is out of date.
+
+    Database triggers on the source tables add rows; the roll-up refresh takes them away.
+    ``slot`` is UTC epoch seconds // 900.
+    """
+
+    __tablename__ = "report_stale_slots"
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class ReportCallSlot(Base):
+    """Calls that started in one slot, summed by queue, reason and direction ('' for none)."""
+
+    __tablename__ = "report_calls"
+
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    queue: Mapped[str] = mapped_column(String, primary_key=True)
+    reason: Mapped[str] = mapped_column(String, primary_key=True)
+    direction: Mapped[str] = mapped_column(String, primary_key=True)
+    offered: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    abandoned: Mapped[int] = mapped_column(Integer)
+    ivr_hangup: Mapped[int] = mapped_column(Integer)
+    unanswered: Mapped[int] = mapped_column(Integer)
+    lost: Mapped[int] = mapped_column(Integer)
+    answered_wait_sum: Mapped[float] = mapped_column(Float)
+    answered_wait_n: Mapped[int] = mapped_column(Integer)
+    abandoned_wait_sum: Mapped[float] = mapped_column(Float)
+    abandoned_wait_n: Mapped[int] = mapped_column(Integer)
+    wait_max: Mapped[float | None] = mapped_column(Float)
+    talk_sum: Mapped[float] = mapped_column(Float)
+    talk_n: Mapped[int] = mapped_column(Integer)
+    wrapup_sum: Mapped[float] = mapped_column(Float)
+    wrapup_n: Mapped[int] = mapped_column(Integer)
+    answered_within_5: Mapped[int] = mapped_column(Integer)
+    answered_within_10: Mapped[int] = mapped_column(Integer)
+    answered_within_15: Mapped[int] = mapped_column(Integer)
+    answered_within_20: Mapped[int] = mapped_column(Integer)
+    answered_within_25: Mapped[int] = mapped_column(Integer)
+    answered_within_30: Mapped[int] = mapped_column(Integer)
+    answered_within_45: Mapped[int] = mapped_column(Integer)
+    answered_within_60: Mapped[int] = mapped_column(Integer)
+    answered_within_90: Mapped[int] = mapped_column(Integer)
+    answered_within_120: Mapped[int] = mapped_column(Integer)
+    answered_within_180: Mapped[int] = mapped_column(Integer)
+    answered_within_300: Mapped[int] = mapped_column(Integer)
+
+
+class ReportAgentSlot(Base):
+    """One agent's (interface's) calls of one slot: handled, talk, wrap-up, rings missed."""
+
+    __tablename__ = "report_agents"
+
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    agent: Mapped[str] = mapped_column(String, primary_key=True)
+    answered: Mapped[int] = mapped_column(Integer)
+    outbound: Mapped[int] = mapped_column(Integer)
+    talk_sum: Mapped[float] = mapped_column(Float)
+    talk_n: Mapped[int] = mapped_column(Integer)
+    wrapup_sum: Mapped[float] = mapped_column(Float)
+    wrapup_n: Mapped[int] = mapped_column(Integer)
+    missed: Mapped[int] = mapped_column(Integer)
+
+
+class ReportMessageSlot(Base):
+    """Messages created in one slot by channel, direction and agent ('' for none)."""
+
+    __tablename__ = "report_messages"
+
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(16), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer)
+
+
+class ReportCsatSlot(Base):
+    """CSAT surveys sent in one slot by agent and score (0: not answered)."""
+
+    __tablename__ = "report_csat"
+
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    surveys: Mapped[int] = mapped_column(Integer)

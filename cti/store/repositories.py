@@ -176,24 +176,39 @@ class CallRepository:
     def __init__(self, sessionmaker: Sessionmaker) -> None:
         self.sessionmaker = sessionmaker
 
-    async def save_many(self, calls: Sequence[Mapping[str, Any]]) -> None:
-        """Insert or update these calls in one transaction; a re-sent call replaces its row."""
+    async def save_many(self, calls: Sequence[Mapping[str, Any]], *, replace: bool = True) -> None:
+        """Insert or update these calls in one transaction; a re-sent call replaces its row.
+
+        Some copies never replace a stored row, only fill a missing one: every call when
+        not ``replace`` (a journal replayed by another process: the row may have had a
+        wrap-up since), and a call marked ``vanished`` (ended while no process saw it, so
+        its end is a guess; a process that did see it end may have stored it already).
+        """
         rows: dict[str, dict[str, Any]] = {}
+        missing: dict[str, dict[str, Any]] = {}
         for call in calls:
             row = call_to_row(call)
-            rows[row["linkedid"]] = row
-        if not rows:
+            if replace and not row["details"].get("vanished"):
+                rows[row["linkedid"]] = row
+                missing.pop(row["linkedid"], None)
+            elif row["linkedid"] not in rows:
+                missing[row["linkedid"]] = row
+        if not rows and not missing:
             return
         async with self.sessionmaker.begin() as session:
             dialect = session.get_bind().dialect.name
             insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            stmt = insert(CallRecord)
-            updated = {
-                name: stmt.excluded[name] for name in (*CALL_TIMES, *CALL_COLUMNS, "details")
-            }
-            stmt = stmt.on_conflict_do_update(index_elements=["linkedid"], set_=updated)
-            await session.execute(stmt, list(rows.values()))
-            await _on_timelines(session, list(rows.values()))
+            if rows:
+                stmt = insert(CallRecord)
+                updated = {
+                    name: stmt.excluded[name] for name in (*CALL_TIMES, *CALL_COLUMNS, "details")
+                }
+                stmt = stmt.on_conflict_do_update(index_elements=["linkedid"], set_=updated)
+                await session.execute(stmt, list(rows.values()))
+            if missing:
+                keep = insert(CallRecord).on_conflict_do_nothing(index_elements=["linkedid"])
+                await session.execute(keep, list(missing.values()))
+            await _on_timelines(session, [*rows.values(), *missing.values()])
 
     async def get(self, linkedid: str) -> dict[str, Any] | None:
         """One call by its ``linkedid``."""

@@ -20,12 +20,14 @@ from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.service import create_user, deactivate_user
 from cti.auth.tokens import TokenSigner
 from cti.contacts.dossier import default_rules
+from cti.dialplan.render import context_text
 from cti.routing.service import default_routing
 from cti.settings import Settings
 from cti.store import migrate
 from cti.store.agents import agent_profiles
 from cti.store.contacts import ContactRepository
 from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
+from cti.store.dialplans import DialplanVersions, NewVersion
 from cti.store.repositories import AuditRepository, CallRepository, audit
 from cti.store.rulesets import RuleSetStore
 from tests.integration.test_store import finished_call
@@ -33,6 +35,9 @@ from tests.integration.test_store import finished_call
 pytestmark = pytest.mark.integration
 
 KEY = "test-secret-key-" + "x" * 16
+SHIPPED_ROUTE = context_text(
+    (Path(__file__).parents[2] / "dialplans" / "inbound.conf").read_text(), "cti-route"
+)
 PASSWORD = {role: f"{role.value}-password" for role in Role}
 LIVE = [
     {
@@ -195,9 +200,22 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("POST", "/api/contacts/{contact_id}/notify", Role.AGENT),
     ("POST", "/api/contacts/{contact_id}/conversation/close", Role.AGENT),
     ("GET", "/api/queues/{queue}/staffing?calls_per_hour=200&aht=180", Role.SUPERVISOR),
+    ("GET", "/api/dialplan/contexts", Role.SUPERVISOR),
+    ("GET", "/api/dialplan/contexts/{context_name}", Role.ADMIN),
+    ("GET", "/api/dialplan/contexts/{context_name}/versions", Role.ADMIN),
+    ("GET", "/api/dialplan/contexts/{context_name}/versions/{version}", Role.ADMIN),
+    ("GET", "/api/dialplan/contexts/{context_name}/diff", Role.ADMIN),
+    ("POST", "/api/dialplan/contexts/{context_name}/check", Role.ADMIN),
+    ("PUT", "/api/dialplan/contexts/{context_name}", Role.ADMIN),
+    ("POST", "/api/dialplan/contexts/{context_name}/rollback", Role.ADMIN),
     ("POST", "/api/agents/{username}/spy", Role.SUPERVISOR),
     ("GET", "/api/audit?limit=5", Role.ADMIN),
     ("GET", "/api/wallboard", Role.SUPERVISOR),
+    ("GET", "/api/reports/calls?from=2026-11-10&to=2026-11-11&by=hour", Role.SUPERVISOR),
+    ("GET", "/api/reports/calls/list?from=2026-11-10&to=2026-11-11", Role.SUPERVISOR),
+    ("GET", "/api/reports/agents?from=2026-11-10&to=2026-11-11", Role.SUPERVISOR),
+    ("GET", "/api/reports/csat?from=2026-11-10&to=2026-11-11", Role.SUPERVISOR),
+    ("GET", "/api/reports/day?date=2026-11-10&format=csv", Role.SUPERVISOR),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SIGNED = {("POST", "/webhooks/sms/twilio"), ("POST", "/webhooks/sms")}
@@ -224,6 +242,10 @@ SUCCESS = {
     ("POST", "/api/agents/{username}/logout"): 503,
     ("POST", "/api/agents/{username}/pause"): 503,
     ("POST", "/api/agents/{username}/unpause"): 503,
+    ("POST", "/api/dialplan/contexts/{context_name}/check"): 200,
+    # A valid dialplan but no Asterisk to push it to: nothing is saved.
+    ("PUT", "/api/dialplan/contexts/{context_name}"): 503,
+    ("POST", "/api/dialplan/contexts/{context_name}/rollback"): 503,
     # The matrix's supervisors have no phone to ring into the agent's call.
     ("POST", "/api/agents/{username}/spy"): 422,
     # The matrix's API runs without the WebSocket hub that holds the wallboard.
@@ -262,6 +284,8 @@ def body_for(method: str, path: str) -> dict[str, Any] | None:
         return {"rules": default_rules().model_dump(mode="json", by_alias=True, exclude_none=True)}
     if path in {"/api/routing/rules", "/api/routing/rules/check"}:
         return {"rules": default_routing()}
+    if path.startswith("/api/dialplan/contexts/") and (method == "PUT" or path.endswith("/check")):
+        return {"text": SHIPPED_ROUTE, "base_version": 0}
     if path.endswith("/rollback"):
         return {"version": 1}
     if path == "/api/routing/simulate":
@@ -287,6 +311,17 @@ async def concrete(api: Api, path: str) -> str:
         path = path.replace("{contact_id}", str(contact_id))
     path = path.replace("{username}", "agent1").replace("{rule_id}", "support")
     path = path.replace("{call_id}", LIVE[0]["linkedid"]).replace("{queue}", "sales")
+    path = path.replace("{context_name}", "cti-route")
+    if path.startswith("/api/dialplan/contexts/cti-route/") and (
+        "{version}" in path or path.endswith(("/rollback", "/diff"))
+    ):
+        dialplans = DialplanVersions(api.sessionmaker)
+        if await dialplans.newest("cti-route") is None:
+            new = NewVersion(SHIPPED_ROUTE, "inbound.conf")
+            await dialplans.claim(
+                "cti-route", 0, new, author="test", action="dialplan.save", details={}
+            )
+        return path.replace("{version}", "1")
     if "{version}" in path or path.endswith("/rollback"):
         store = RuleSetStore(api.sessionmaker)
         if path.startswith("/api/routing"):

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -475,4 +476,55 @@ async def test_the_demo_mix_plays_many_kinds_of_calls_and_leaves_nothing_open(
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await sim.close()
+
+
+async def test_dialplan_reload_and_show_answer_as_asterisk_22(tmp_path: Path) -> None:
+    """pbx_config's CLI through AMI ``Command``: ``Output`` lines, failures as ``Error``."""
+    (tmp_path / "dialplans").mkdir()
+    conf = tmp_path / "extensions.conf"
+    conf.write_text("[general]\nstatic = yes\n\n#include dialplans/*.conf\n")
+    plan = tmp_path / "dialplans" / "a.conf"
+    plan.write_text("[ctx]\nexten => s,1,NoOp(one)\n")
+    sim = await PbxSimulator(speed=50, auth_delay=0, dialplan=conf).start()
+    ami = await RawAmi.connect(sim.port)
+    await ami.login(events="off")
+    ami.send(Action="Command", ActionID="s1", Command="dialplan show ctx")
+    assert await ami.next() == (
+        b"Response: Success\r\nActionID: s1\r\nMessage: Command output follows\r\n"
+        b"Output: [ Context 'ctx' created by 'pbx_config' ]\r\n"
+        b"Output:   's' =>            1. NoOp(one)" + b" " * 34 + b"[a.conf:2]\r\n"
+        b"Output: \r\n"
+        b"Output: -= 1 extension (1 priority) in 1 context. =-\r\n\r\n"
+    )
+    plan.write_text("[ctx]\n\nexten => s,1,NoOp(two)\n same => n(end),Hangup()\n")
+    ami.send(Action="Command", ActionID="r1", Command="dialplan reload")
+    assert await ami.next() == (
+        b"Response: Success\r\nActionID: r1\r\nMessage: Command output follows\r\n"
+        b"Output: Dialplan reloaded.\r\n\r\n"
+    )
+    ami.send(Action="Command", ActionID="n1", Command="dialplan show nowhere")
+    assert await ami.next() == (
+        b"Response: Error\r\nActionID: n1\r\nMessage: Command output follows\r\n"
+        b"Output: There is no existence of 'nowhere' context\r\n"
+        b"Output: Command 'dialplan show nowhere' failed.\r\n\r\n"
+    )
+    ami.send(Action="Command", ActionID="u1", Command="dialplan reload now")
+    assert (await ami.message())["Output"].startswith("Usage: dialplan reload\n")
+    await ami.close()
+    client = AmiClient(ami_settings(sim.port), resync=False)
+    await client.connect()
+    reply = await client.action("Command", Command="dialplan show ctx")
+    assert reply["Output"].split("\n") == [
+        "[ Context 'ctx' created by 'pbx_config' ]",
+        "  's' =>            1. NoOp(two)" + " " * 34 + "[a.conf:3]",
+        "     [end]" + " " * 10 + "2. Hangup()" + " " * 35 + "[a.conf:4]",
+        "",
+        "-= 1 extension (2 priorities) in 1 context. =-",
+    ]
+    plan.write_text("[ctx\nexten => s,1,NoOp(three)\n")
+    await client.action("Command", Command="dialplan reload")
+    reply = await client.action("Command", Command="dialplan show ctx")
+    assert "NoOp(two)" in reply["Output"], "a file Asterisk refuses leaves the old dialplan"
+    await client.close()
     await sim.close()

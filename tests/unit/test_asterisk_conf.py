@@ -17,6 +17,8 @@ import pytest
 from cti.ami.events import SERVER_EVENTS, VARSET_PREFIX
 from cti.calls.tracker import CallTracker
 from cti.dialplan.config import ConfigFile, ConfigSyntaxError, Section, parse_config
+from cti.dialplan.pbx import Priority, load_dialplan
+from cti.dialplan.validate import Source, asterisk_order, check_dialplan, jump_targets
 from ivr.caller import HANDED_OVER
 
 pytestmark = pytest.mark.unit
@@ -249,62 +251,26 @@ def test_agents_phones_are_complete_endpoints() -> None:
 # --- the dialplan ---------------------------------------------------------------------------
 
 
-@dataclass
-class Step:
-    context: str
-    exten: str
-    label: str | None
-    application: str
-    arguments: str
-    line: int
+def sections() -> list[tuple[str, Section]]:
+    """The shipped dialplan in the order Asterisk reads it (extensions.conf includes the rest)."""
+    main = Source("extensions.conf", load(CONF / "extensions.conf"))
+    included = [Source(p.name, load(p)) for p in sorted(DIALPLANS.glob("*.conf"))]
+    return asterisk_order(main, included)
 
 
 def dialplan() -> list[ConfigFile]:
     return [load(CONF / "extensions.conf"), *(load(p) for p in sorted(DIALPLANS.glob("*.conf")))]
 
 
-def steps() -> list[Step]:
-    found = []
-    for config in dialplan():
-        for section in config.sections:
-            exten = ""
-            for item in section.items:
-                if item.key == "exten":
-                    exten, priority, body = item.value.split(",", 2)
-                elif item.key == "same":
-                    priority, body = item.value.split(",", 1)
-                else:
-                    continue
-                label = re.fullmatch(r"\w+\((?P<label>[\w-]+)\)", priority.strip())
-                application, _, arguments = body.strip().partition("(")
-                assert arguments.endswith(")"), item.value
-                found.append(
-                    Step(
-                        section.name,
-                        exten.strip(),
-                        label.group("label") if label else None,
-                        application,
-                        arguments[:-1],
-                        item.line,
-                    )
-                )
-    return found
+def steps() -> list[Priority]:
+    """Every priority as pbx_config registers it (``cti.dialplan.pbx``)."""
+    loaded = load_dialplan(sections())
+    return [step for context in loaded.contexts.values() for step in context.priorities()]
 
 
-def targets(step: Step) -> list[tuple[str, str, str]]:
-    """``(context, extension, label or priority)`` for each place a Goto/GotoIf may jump."""
-    if step.application == "Goto":
-        places = [step.arguments]
-    elif step.application == "GotoIf":
-        places = [p for p in step.arguments.rpartition("?")[2].split(":") if p]
-    else:
-        return []
-    resolved = []
-    for place in places:
-        parts = [p.strip() for p in place.split(",")]
-        parts = [step.context, step.exten][: 3 - len(parts)] + parts
-        resolved.append((parts[0], parts[1], parts[2]))
-    return resolved
+def targets(step: Priority) -> list[tuple[str, str, str]]:
+    """``(context, extension, label or priority)`` for each place a jump may land."""
+    return [tuple(target) for target in jump_targets(step)]
 
 
 def test_extensions_conf_includes_the_dialplans_folder() -> None:
@@ -313,25 +279,21 @@ def test_extensions_conf_includes_the_dialplans_folder() -> None:
 
 def test_every_application_and_function_is_known() -> None:
     for step in steps():
-        assert step.application in APPLICATIONS, step
-        for function in re.findall(r"\$\{([A-Z_]+)\(", step.arguments):
+        assert step.app in APPLICATIONS, step
+        for function in re.findall(r"\$\{([A-Z_]+)\(", step.data):
             assert function in FUNCTIONS, step
 
 
-def test_every_jump_lands_on_an_existing_label() -> None:
-    all_steps = steps()
-    places = {(s.context, s.exten, s.label) for s in all_steps if s.label}
-    places |= {(s.context, s.exten, "1") for s in all_steps}
-    jumps = [(step, target) for step in all_steps for target in targets(step)]
-    assert jumps
-    for step, target in jumps:
-        assert target in places, f"line {step.line}: {target} does not exist"
+def test_the_dialplan_passes_the_editors_checks() -> None:
+    """Every line loads, every jump and include lands, nothing forbidden (cti.dialplan)."""
+    assert [t for step in steps() for t in targets(step)], "the check would be empty"
+    assert check_dialplan(sections()) == []
 
 
 def test_the_inbound_context_fails_open_to_the_default_queue() -> None:
     inbound = [s for s in steps() if s.context == "cti-inbound"]
-    route = [(s.application, s.arguments) for s in steps() if s.context == "cti-route"]
-    flow = [(s.application, s.arguments) for s in inbound if s.exten == "s"]
+    route = [(s.app, s.data) for s in steps() if s.context == "cti-route"]
+    flow = [(s.app, s.data) for s in inbound if s.exten == "s"]
     applications = [a for a, _ in flow]
     assert applications.index("AGI") < applications.index("Goto")
     (agi,) = [args for app, args in flow if app == "AGI"]
@@ -348,19 +310,19 @@ def test_the_inbound_context_fails_open_to_the_default_queue() -> None:
 
 def test_overflow_moves_a_waiting_caller_to_the_next_queue() -> None:
     route = [s for s in steps() if s.context == "cti-route"]
-    (first, *_) = [s for s in route if s.application == "Queue"]
-    assert first.label == "chosen" and "${CTI_OVERFLOW_AFTER}" in first.arguments
+    (first, *_) = [s for s in route if s.app == "Queue"]
+    assert first.label == "chosen" and "${CTI_OVERFLOW_AFTER}" in first.data
     (overflow,) = [s for s in route if s.label == "overflow"]
-    assert overflow.arguments == "CTI_QUEUE=${CTI_OVERFLOW_QUEUE}"
-    checks = [s.arguments for s in route if s.application == "GotoIf"]
+    assert overflow.data == "CTI_QUEUE=${CTI_OVERFLOW_QUEUE}"
+    checks = [s.data for s in route if s.app == "GotoIf"]
     assert any('"${QUEUESTATUS}" = "TIMEOUT"' in c and c.endswith("?overflow") for c in checks)
 
 
 def test_a_direct_call_waits_for_the_servers_redirect_then_fails_open() -> None:
-    direct = [(s.application, s.arguments) for s in steps() if s.context == "cti-direct"]
-    assert ("Set", "CTI_WAIT=routing") in direct
-    assert ("MusicOnHold", ",${CTI_ROUTE_WAIT_SECONDS}") in direct
-    (last,) = [s for s in steps() if s.context == "cti-direct"][-1:]
+    direct = [s for s in steps() if s.context == "cti-direct" and s.exten == "s"]
+    assert ("Set", "CTI_WAIT=routing") in [(s.app, s.data) for s in direct]
+    assert ("MusicOnHold", ",${CTI_ROUTE_WAIT_SECONDS}") in [(s.app, s.data) for s in direct]
+    (last,) = direct[-1:]
     assert targets(last) == [("cti-route", "s", "queue")]
 
 
@@ -369,7 +331,7 @@ def test_every_cti_variable_read_is_defined() -> None:
     defined = {item.key for item in globals_.items} | SET_BY_IVR
     assert globals_.get("CTI_DEFAULT_QUEUE") == ["frontdesk"]
     for step in steps():
-        for name in re.findall(r"\$\{(CTI_\w+)\}", step.arguments):
+        for name in re.findall(r"\$\{(CTI_\w+)\}", step.data):
             assert name in defined, f"line {step.line}: ${{{name}}} is never set"
 
 
