@@ -131,15 +131,7 @@ async def agents_report(
 ) -> Response:
     """Agent performance: calls handled, rings missed, talk, wrap-up and handle times,
     messages in and out, CSAT answers and average."""
-
-    async def build() -> Response:
-        period = report_range(start, end, tz, max_days=context.settings.reports.max_days)
-        section = await reports_for(context.settings, context.sessionmaker).agents(period)
-        if format == "csv":
-            return _csv(export.section_csv(section), f"agents-{period.file_part()}")
-        return JSONResponse(_envelope("agents", period, **section))
-
-    return await _answer(build)
+    return await _section_report(context, "agents", start, end, tz, format)
 
 
 @router.get("/csat")
@@ -153,13 +145,26 @@ async def csat_report(
 ) -> Response:
     """Customer satisfaction of surveys sent in the range: score distribution, response rate,
     average and share satisfied (4 or 5), overall and per agent."""
+    return await _section_report(context, "csat", start, end, tz, format)
+
+
+async def _section_report(
+    context: Context,
+    name: Literal["agents", "csat"],
+    start: str,
+    end: str,
+    tz: str,
+    format: str,
+) -> Response:
+    """One section over a range, as JSON or a CSV file."""
 
     async def build() -> Response:
         period = report_range(start, end, tz, max_days=context.settings.reports.max_days)
-        section = await reports_for(context.settings, context.sessionmaker).csat(period)
+        store = reports_for(context.settings, context.sessionmaker)
+        section = await (store.agents if name == "agents" else store.csat)(period)
         if format == "csv":
-            return _csv(export.section_csv(section), f"csat-{period.file_part()}")
-        return JSONResponse(_envelope("csat", period, **section))
+            return _csv(export.section_csv(section), f"{name}-{period.file_part()}")
+        return JSONResponse(_envelope(name, period, **section))
 
     return await _answer(build)
 
