@@ -270,11 +270,14 @@ class _Page(StaticFiles):
 
 
 def mount(app: FastAPI, hub: Hub) -> None:
-    """Add the screens' sockets, the desktop page and the console page to ``app``."""
+    """Add the screens' sockets, the desktop page, the console page and what both pages
+    load (``/shared/``: session, sign-in form, socket, elements, base styles) to ``app``."""
     app.state.hub = hub
     app.include_router(router)
+    static = desktop_files().parent
     app.mount("/desktop", _Page(directory=desktop_files(), html=True), name="desktop")
-    app.mount("/console", _Page(directory=desktop_files().parent / "console", html=True))
+    app.mount("/console", _Page(directory=static / "console", html=True))
+    app.mount("/shared", _Page(directory=static / "shared"))
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:

@@ -135,6 +135,10 @@ async def test_a_call_pops_up_before_the_answer_and_the_wrap_up_is_saved(
     assert PROBLEMS[id(page)] == []
     headers = (await page.request.get(f"{desk.base}/desktop/")).headers
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    shared = await page.request.get(f"{desk.base}/shared/session.js")  # both pages load it
+    assert shared.ok and "javascript" in shared.headers["content-type"]
+    assert shared.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in shared.headers["content-security-policy"]
 
 
 async def test_the_screen_says_when_the_connection_drops_and_comes_back(

@@ -1,9 +1,10 @@
 /* Callfold console: supervisors' and admins' page.
  *
- * Plain ES2020, no framework, no build step, no network besides this server.
+ * Plain ES2020 module, no framework, no build step, no network besides this server.
  * Contract: docs/console.md (tabs and roles, the /ws/wallboard protocol, the REST calls).
- * Login is the desktop's: one token in sessionStorage under the same keys, so signing
- * in on either page holds on the other.
+ * Login is the desktop's: ../shared/ holds the session (one token in sessionStorage under
+ * the same keys, so signing in on either page holds on the other), the REST calls, the
+ * sign-in form, the socket's upkeep, the element builder, formatters and toasts.
  *
  * Safety rule for this file: server data only ever reaches the page through
  * textContent, Text nodes and setAttribute on non-URL attributes (the one URL, a tel:
@@ -12,49 +13,31 @@
  * The Dialplan and Reports tabs live in dialplan.js and reports.js (ES modules loaded
  * the first time their tab opens): see renderPlaceholder() and docs/console.md.
  */
-'use strict';
+
+import {
+  $, AGENT_STATES, arr, confirmThen, dismissToastsOnEscape, duration, h, num, obj, str, toast, toDate,
+  words,
+} from '../shared/dom.js';
+import { api, clearSession, saveUser, session, setApiHooks } from '../shared/session.js';
+import { resumeOrSignIn, setUpLogin, showLogin } from '../shared/login.js';
+import { screenSocket } from '../shared/socket.js';
 
 (() => {
   // ---------------------------------------------------------------- constants
 
-  const PROTOCOL_VERSION = 1;
   const PING_MS = 25000;
   const SILENCE_MS = 60000; // nothing at all (not even a pong) for this long: the socket is dead
-  const FIRST_TIMEOUT_MS = 10000;
-  const BACKOFF_MIN_MS = 1000;
-  const BACKOFF_MAX_MS = 15000;
   const ABANDONED_KEPT = 100;
   const AUDIT_PAGE = 50;
-  const CONFIRM_MS = 4000; // how long a "Really …?" button stays armed
   const DEFAULT_SL_TARGET = 80; // percent, until the server's full picture says (targets)
-  const STORE = { token: 'callfold.token', user: 'callfold.user', expires: 'callfold.expires_at' };
   const RANK = { agent: 0, supervisor: 1, admin: 2 };
   const REASON_ID = /^[a-z][a-z0-9_]{0,47}$/;
 
-  const STATE_LABELS = {
-    available: 'Available',
-    ringing: 'Ringing',
-    on_call: 'On call',
-    wrap_up: 'Wrap-up',
-    paused: 'Paused',
-    logged_out: 'Logged out',
-  };
   const SPY = [
     { mode: 'listen', label: 'Listen', hint: 'hear the agent and the caller' },
     { mode: 'whisper', label: 'Whisper', hint: 'talk to the agent only' },
     { mode: 'barge', label: 'Barge', hint: 'talk to the agent and the caller' },
   ];
-  const CLOSE_REASONS = {
-    1000: 'the server closed the connection',
-    1001: 'the server is restarting',
-    1006: 'the connection dropped',
-    1008: 'the server refused a message',
-    1009: 'the server refused a message',
-    1011: 'the server hit an error',
-    1012: 'the server is restarting',
-    1013: 'the console fell behind',
-    4408: 'sign-in on the socket timed out',
-  };
   /** Tabs filled by other modules: file and exported function, called as fn(panel, kit). */
   const PLACEHOLDERS = {
     dialplan: { file: './dialplan.js', fn: 'renderDialplan' },
@@ -64,24 +47,9 @@
   // ---------------------------------------------------------------- state
 
   const S = {
-    token: null,
-    user: null,
     signedOut: true,
-    denied: false,
     tab: null,
     opened: new Set(),
-    ws: null,
-    conn: 'offline',
-    attempt: 0,
-    retryTimer: null,
-    retryAt: 0,
-    countdown: null,
-    pingTimer: null,
-    firstTimer: null,
-    lastHeard: 0,
-    serverError: null,
-    lastCloseWhy: '',
-    versionWarned: false,
     pauseFor: null,
   };
 
@@ -108,51 +76,7 @@
   const A = { next: null, filters: {}, loading: false }; // audit tab
   const staffingCards = new Map(); // queue -> form
 
-  const $ = (id) => document.getElementById(id);
-
-  // ---------------------------------------------------------------- DOM helpers
-
-  const PROPS = new Set(['hidden', 'disabled', 'value', 'checked', 'selected', 'type', 'maxLength']);
-
-  /** Build an element. Children that are strings become Text nodes (always escaped). */
-  function h(tag, props, ...kids) {
-    const el = document.createElement(tag);
-    if (props) {
-      for (const [key, value] of Object.entries(props)) {
-        if (value === null || value === undefined || value === false) continue;
-        if (key === 'class') el.className = value;
-        else if (key === 'text') el.textContent = String(value);
-        else if (key === 'on') {
-          for (const [name, fn] of Object.entries(value)) el.addEventListener(name, fn);
-        } else if (PROPS.has(key)) el[key] = value;
-        else el.setAttribute(key, value === true ? '' : String(value));
-      }
-    }
-    add(el, kids);
-    return el;
-  }
-
-  function add(el, kids) {
-    for (const kid of kids.flat(Infinity)) {
-      if (kid === null || kid === undefined || kid === false || kid === '') continue;
-      el.append(kid instanceof Node ? kid : String(kid));
-    }
-    return el;
-  }
-
   // ---------------------------------------------------------------- formatting
-
-  const str = (v) => (v === null || v === undefined ? '' : String(v));
-  const arr = (v) => (Array.isArray(v) ? v : []);
-  const obj = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? v : null);
-  const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-
-  function toDate(value) {
-    if (value === null || value === undefined || value === '') return null;
-    if (typeof value === 'number') return new Date(value > 1e12 ? value : value * 1000);
-    const d = new Date(String(value));
-    return Number.isNaN(d.getTime()) ? null : d;
-  }
 
   const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
   const timeFmt = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
@@ -169,25 +93,12 @@
     return d.toDateString() === new Date().toDateString() ? timeFmt.format(d) : dateTimeFmt.format(d);
   }
 
-  function duration(seconds) {
-    const t = Math.max(0, Math.floor(Number(seconds) || 0));
-    const hh = Math.floor(t / 3600);
-    const mm = Math.floor((t % 3600) / 60);
-    const ss = String(t % 60).padStart(2, '0');
-    return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
-  }
-
   /** 0.1743 -> "17.4%" (a fraction), or 85 -> "85.0%" with fraction=false. */
   function percent(value, fraction = true) {
     const n = num(value);
     if (n === null) return '—';
     return `${(fraction ? n * 100 : n).toFixed(1)}%`;
   }
-
-  const words = (v) => {
-    const s = str(v).replace(/_/g, ' ');
-    return s.charAt(0).toUpperCase() + s.slice(1);
-  };
 
   /** A short, single-line rendering of any JSON value. */
   function compact(value, max = 80) {
@@ -212,138 +123,12 @@
     CLOCK.high = Math.min(CLOCK.high, (date + 1000 - sentAt) / 1000);
   }
 
-  // ---------------------------------------------------------------- toasts
+  // ---------------------------------------------------------------- role
 
-  function toast(message, kind = 'error') {
-    const text = str(message) || 'Something went wrong.';
-    const box = $('toasts');
-    for (const existing of [...box.children]) {
-      if (existing.dataset.message === text) existing.remove();
-    }
-    const el = h('div', {
-      class: `toast toast-${kind}`,
-      'data-testid': 'toast',
-      'data-kind': kind,
-      role: kind === 'error' ? 'alert' : 'status',
-    });
-    el.dataset.message = text;
-    const close = () => {
-      clearTimeout(timer);
-      el.remove();
-    };
-    add(el, [
-      h('span', { class: 'toast-text', text }),
-      h('button', {
-        type: 'button',
-        class: 'toast-close',
-        'aria-label': 'Dismiss',
-        title: 'Dismiss',
-        text: '×',
-        on: { click: close },
-      }),
-    ]);
-    const timer = setTimeout(close, kind === 'error' ? 12000 : 7000);
-    box.append(el);
-    return el;
-  }
-
-  // ---------------------------------------------------------------- session (the desktop's keys)
-
-  function loadSession() {
-    const token = sessionStorage.getItem(STORE.token);
-    if (!token) return false;
-    const raw = sessionStorage.getItem(STORE.expires);
-    const expires = raw ? toDate(/^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw) : null;
-    if (expires && expires.getTime() <= Date.now()) {
-      clearSession();
-      return false;
-    }
-    S.token = token;
-    try {
-      S.user = obj(JSON.parse(sessionStorage.getItem(STORE.user) || 'null'));
-    } catch (_) {
-      S.user = null;
-    }
-    return true;
-  }
-
-  function saveSession(token, expiresAt, user) {
-    S.token = token;
-    S.user = obj(user);
-    sessionStorage.setItem(STORE.token, token);
-    if (expiresAt !== null && expiresAt !== undefined) sessionStorage.setItem(STORE.expires, String(expiresAt));
-    else sessionStorage.removeItem(STORE.expires);
-    sessionStorage.setItem(STORE.user, JSON.stringify(S.user));
-  }
-
-  function clearSession() {
-    S.token = null;
-    S.user = null;
-    for (const key of Object.values(STORE)) sessionStorage.removeItem(key);
-  }
-
-  const role = () => (S.user && RANK[S.user.role] !== undefined ? S.user.role : 'agent');
+  const role = () => (session.user && RANK[session.user.role] !== undefined ? session.user.role : 'agent');
   const can = (least) => RANK[role()] >= RANK[least];
 
-  // ---------------------------------------------------------------- REST
-
-  function errorOf(data, status) {
-    const fallback = {
-      0: 'Cannot reach the server. Check your connection and try again.',
-      401: 'Your session has ended. Please sign in again.',
-      403: 'You are not allowed to do this.',
-      404: 'Not found.',
-      409: 'The phone system refused this.',
-      422: 'Please check the form.',
-      429: 'Too many attempts. Please wait a moment and try again.',
-      503: 'The phone system is not connected right now.',
-    }[status] || `The server answered with an error (${status}).`;
-    const e = data && typeof data === 'object' ? data.error : null;
-    if (typeof e === 'string') return { code: `http.${status}`, message: e, problems: [] };
-    const detail = data && typeof data === 'object' && typeof data.detail === 'string' ? data.detail : '';
-    return {
-      code: str((e && (e.id || e.code)) || `http.${status}`),
-      message: str(e && typeof e.message === 'string' && e.message ? e.message : detail || fallback),
-      problems: arr(e && e.problems).map(str).filter(Boolean),
-    };
-  }
-
-  async function readJson(res) {
-    try {
-      const text = await res.text();
-      return text ? JSON.parse(text) : null;
-    } catch (_) {
-      return null;
-    }
-  }
-
-  /** Every REST call: bearer token, JSON in and out; a 401 goes back to the login form. */
-  async function api(method, path, body) {
-    const headers = { Accept: 'application/json' };
-    if (S.token) headers.Authorization = `Bearer ${S.token}`;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    let res;
-    const sentAt = Date.now();
-    try {
-      res = await fetch(path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        cache: 'no-store',
-        credentials: 'same-origin',
-      });
-    } catch (_) {
-      return { ok: false, status: 0, data: null, error: errorOf(null, 0) };
-    }
-    clockFromHeader(res, sentAt);
-    const data = await readJson(res);
-    if (res.status === 401) {
-      signOut('Your session has ended. Please sign in again.');
-      return { ok: false, status: 401, data, error: errorOf(data, 401), unauthorized: true };
-    }
-    if (!res.ok) return { ok: false, status: res.status, data, error: errorOf(data, res.status) };
-    return { ok: true, status: res.status, data };
-  }
+  // ---------------------------------------------------------------- REST helpers
 
   const query = (params) => {
     const q = new URLSearchParams();
@@ -370,82 +155,15 @@
 
   // ---------------------------------------------------------------- login and views
 
-  function showLogin(notice) {
-    $('app-view').hidden = true;
-    $('login-view').hidden = false;
-    document.title = 'Callfold · Sign in';
-    const noticeEl = $('login-notice');
-    noticeEl.textContent = notice || '';
-    noticeEl.hidden = !notice;
-    $('login-error').hidden = true;
-    $('login-password').value = '';
-    const username = $('login-username');
-    (username.value ? $('login-password') : username).focus();
-  }
-
-  async function onLoginSubmit(event) {
-    event.preventDefault();
-    const username = $('login-username').value.trim();
-    const password = $('login-password').value;
-    const errorEl = $('login-error');
-    const submit = $('login-submit');
-    if (!username || !password) {
-      errorEl.textContent = 'Enter your username and password.';
-      errorEl.hidden = false;
-      (username ? $('login-password') : $('login-username')).focus();
-      return;
-    }
-    errorEl.hidden = true;
-    submit.disabled = true;
-    submit.textContent = 'Signing in…';
-    let res = null;
-    let data = null;
-    try {
-      res = await fetch('/api/auth/login', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify({ username, password }),
-        cache: 'no-store',
-        credentials: 'same-origin',
-      });
-      data = await readJson(res);
-    } catch (_) {
-      res = null;
-    } finally {
-      submit.disabled = false;
-      submit.textContent = 'Sign in';
-    }
-    if (!res || !res.ok || !data || typeof data.token !== 'string' || !data.token) {
-      const status = res ? res.status : 0;
-      let message = errorOf(data, status).message;
-      if (res && res.ok) message = 'The server gave an unexpected answer. Please try again.';
-      if (status === 401 && !(data && data.error)) message = 'Wrong username or password.';
-      const retry = res && res.headers.get('Retry-After');
-      if (status === 429 && retry && /^\d+$/.test(retry) && !/\d/.test(message)) {
-        message += ` Try again in ${retry} s.`;
-      }
-      errorEl.textContent = message;
-      errorEl.hidden = false;
-      $('login-password').select();
-      $('login-password').focus();
-      return;
-    }
-    saveSession(data.token, data.expires_at, data.user);
-    $('login-password').value = '';
-    start();
-  }
-
   /** Signed in: show the console for the user's role, and ask the server who we are (the
    * role may have changed since a stored login). */
   function start() {
     S.signedOut = false;
-    S.denied = false;
-    S.attempt = 0;
+    socket.start();
     $('login-view').hidden = true;
     $('app-view').hidden = false;
-    $('denied-banner').hidden = true;
     document.title = 'Callfold · Console';
-    if (S.user) applyRole();
+    if (session.user) applyRole();
     refreshMe();
   }
 
@@ -453,18 +171,17 @@
   async function refreshMe() {
     const res = await api('GET', '/api/auth/me');
     if (!res.ok || !obj(res.data) || S.signedOut) {
-      if (!res.ok && !res.unauthorized && !S.user) toast(res.error.message);
+      if (!res.ok && !res.unauthorized && !session.user) toast(res.error.message);
       return;
     }
     const before = role();
-    S.user = res.data;
-    sessionStorage.setItem(STORE.user, JSON.stringify(S.user));
+    saveUser(res.data);
     if (before !== role() || $('tabs').hidden === can('supervisor')) applyRole();
     else renderUser();
   }
 
   function renderUser() {
-    const user = S.user || {};
+    const user = session.user || {};
     $('user-name').textContent = str(user.display_name) || str(user.username);
     const meta = [words(role())];
     if (user.agent_interface) meta.push(str(user.agent_interface));
@@ -482,14 +199,14 @@
     $('main').hidden = !supervisor;
     for (const tab of tabs()) tab.hidden = !can(tab.dataset.role);
     if (!supervisor) {
-      disconnect();
+      socket.disconnect();
       for (const panel of panels()) panel.hidden = true;
       $('reconnect-banner').hidden = true;
       return;
     }
     $('rule-new').hidden = !can('admin');
     $('rules-readonly').hidden = can('admin');
-    connect();
+    socket.connect();
     selectTab(location.hash.slice(1) || S.tab || 'wallboard');
   }
 
@@ -497,11 +214,8 @@
   function signOut(notice) {
     if (S.signedOut) return;
     S.signedOut = true;
-    disconnect();
+    socket.stop();
     clearSession();
-    setConn('offline');
-    $('reconnect-banner').hidden = true;
-    $('denied-banner').hidden = true;
     if ($('pause-dialog').open) $('pause-dialog').close();
     resetData();
     showLogin(notice);
@@ -583,201 +297,31 @@
 
   // ---------------------------------------------------------------- wallboard socket
 
-  function setConn(state, detail) {
-    S.conn = state;
-    const el = $('connection');
-    el.dataset.state = state;
-    const text = {
-      connected: 'Live',
-      connecting: 'Connecting…',
-      reconnecting: 'Reconnecting…',
-      offline: 'Offline',
-    }[state] || state;
-    el.querySelector('.conn-text').textContent = text;
-    el.title = detail || text;
-    $('panel-wallboard').dataset.stale = String(state !== 'connected');
-  }
-
-  function wsUrl() {
-    return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/wallboard`;
-  }
-
-  function connect() {
-    clearTimeout(S.retryTimer);
-    clearInterval(S.countdown);
-    S.retryTimer = null;
-    if (S.signedOut || S.denied || !S.token || !can('supervisor')) return;
-    if (S.ws) return;
-    S.serverError = null;
-    if (S.attempt === 0) setConn(W.have ? 'reconnecting' : 'connecting');
-    else {
-      setConn('reconnecting');
-      showReconnecting(`Reconnecting… (attempt ${S.attempt})`);
-    }
-    let ws;
-    try {
-      ws = new WebSocket(wsUrl());
-    } catch (_) {
-      scheduleReconnect('the connection could not be opened');
-      return;
-    }
-    S.ws = ws;
-    ws.onopen = () => {
-      if (S.ws !== ws) return;
-      ws.send(JSON.stringify({ type: 'auth', token: S.token }));
-      S.lastHeard = Date.now();
-      S.firstTimer = setTimeout(() => {
-        if (S.ws === ws) dropSocket('no answer from the server');
-      }, FIRST_TIMEOUT_MS);
-    };
-    ws.onmessage = (event) => {
-      if (S.ws !== ws) return;
-      S.lastHeard = Date.now();
-      let msg;
-      try {
-        msg = JSON.parse(event.data);
-      } catch (_) {
-        return;
-      }
-      if (obj(msg)) handleMessage(msg);
-    };
-    ws.onerror = () => {};
-    ws.onclose = (event) => {
-      if (S.ws !== ws) return;
-      onSocketClosed(event.code, event.reason);
-    };
-  }
-
-  /** Detach and close the current socket without triggering its close handling. */
-  function disconnect() {
-    clearTimeout(S.retryTimer);
-    clearInterval(S.countdown);
-    clearTimeout(S.firstTimer);
-    clearInterval(S.pingTimer);
-    S.retryTimer = null;
-    S.pingTimer = null;
-    const ws = S.ws;
-    S.ws = null;
-    if (ws) {
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      try {
-        ws.close(1000, 'bye');
-      } catch (_) { /* already closing */ }
-    }
-  }
-
-  function dropSocket(why) {
-    disconnect();
-    scheduleReconnect(why);
-  }
-
-  function onSocketClosed(code, reason) {
-    clearTimeout(S.firstTimer);
-    clearInterval(S.pingTimer);
-    S.pingTimer = null;
-    S.ws = null;
-    if (S.signedOut) return;
-    const message = (S.serverError && str(S.serverError.message)) || str(reason);
-    if (code === 4401) {
-      signOut(`Your session has ended${message ? ` (${message})` : ''}. Please sign in again.`);
-      return;
-    }
-    if (code === 4403) {
-      showDenied(message || 'The wallboard is for supervisors.');
-      return;
-    }
-    if (code === 1013) S.attempt = 0; // fell behind: come back at once for a fresh picture
-    scheduleReconnect(CLOSE_REASONS[code] || (code ? `the connection closed (${code})` : 'the connection dropped'));
-  }
-
-  function showDenied(message) {
-    S.denied = true;
-    disconnect();
-    setConn('offline', message);
-    $('reconnect-banner').hidden = true;
-    $('denied-text').textContent = `Not allowed: ${message}`;
-    $('denied-banner').hidden = false;
-  }
-
-  function backoffDelay(attempt) {
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.max(0, attempt - 1));
-    const jittered = base * (0.75 + Math.random() * 0.5);
-    return Math.round(Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, jittered)));
-  }
-
-  function scheduleReconnect(why) {
-    if (S.signedOut || S.denied) return;
-    clearTimeout(S.retryTimer);
-    clearInterval(S.countdown);
-    S.lastCloseWhy = why || S.lastCloseWhy;
-    if (navigator.onLine === false) {
-      setConn('offline', 'This computer is offline');
-      showReconnecting('Connection lost: you are offline. The console reconnects as soon as the network is back. Figures shown may be out of date.');
-      return;
-    }
-    S.attempt += 1;
-    const delay = backoffDelay(S.attempt);
-    S.retryAt = Date.now() + delay;
-    setConn('reconnecting', `Connection lost: ${S.lastCloseWhy}`);
-    const update = () => {
-      const left = Math.max(0, Math.ceil((S.retryAt - Date.now()) / 1000));
-      showReconnecting(
-        `Connection lost (${S.lastCloseWhy}). Reconnecting in ${left} s — attempt ${S.attempt}. ` +
-        'Figures shown may be out of date.');
-    };
-    update();
-    S.countdown = setInterval(update, 500);
-    S.retryTimer = setTimeout(connect, delay);
-  }
-
-  function showReconnecting(text) {
-    $('reconnect-text').textContent = text;
-    $('reconnect-banner').hidden = false;
-  }
-
-  function reconnectNow() {
-    if (S.signedOut || S.denied) return;
-    disconnect();
-    if (S.attempt === 0) S.attempt = 1;
-    connect();
-  }
-
-  function startPing() {
-    clearInterval(S.pingTimer);
-    S.pingTimer = setInterval(() => {
-      const ws = S.ws;
-      if (!ws || ws.readyState !== WebSocket.OPEN) return;
-      if (Date.now() - S.lastHeard > SILENCE_MS) {
-        dropSocket('no answer from the server');
-        return;
-      }
-      try {
-        ws.send(JSON.stringify({ type: 'ping' }));
-      } catch (_) { /* the close event follows */ }
-    }, PING_MS);
-  }
+  const socket = screenSocket({
+    path: '/ws/wallboard',
+    pingMs: PING_MS,
+    silenceMs: SILENCE_MS,
+    allowed: () => can('supervisor'),
+    labels: { connected: 'Live' },
+    text: {
+      protocol: 'wallboard',
+      behind: 'the console fell behind',
+      offline: 'Connection lost: you are offline. The console reconnects as soon as the network is back. Figures shown may be out of date.',
+      stale: 'Figures shown may be out of date.',
+      denied: 'The wallboard is for supervisors.',
+    },
+    freshAfter: [1013], // fell behind: come back at once for a fresh picture
+    onMessage: handleMessage,
+    onState: (state) => {
+      $('panel-wallboard').dataset.stale = String(state !== 'connected');
+    },
+    onUnauthorized: signOut,
+  });
 
   function handleMessage(msg) {
-    if (msg.version !== undefined && msg.version !== PROTOCOL_VERSION) {
-      if (!S.versionWarned) {
-        S.versionWarned = true;
-        toast('The server speaks a newer wallboard protocol. Reload the page to update.', 'warning');
-      }
-      return;
-    }
-    if (msg.type === 'wallboard') {
-      if (msg.full && S.conn !== 'connected') {
-        clearTimeout(S.firstTimer);
-        clearInterval(S.countdown);
-        S.attempt = 0;
-        setConn('connected');
-        $('reconnect-banner').hidden = true;
-        startPing();
-      }
-      onWallboard(msg);
-    } else if (msg.type === 'error') {
-      S.serverError = { code: str(msg.code), message: str(msg.message) };
-    }
+    if (msg.type !== 'wallboard') return;
+    if (msg.full && socket.state !== 'connected') socket.welcomed();
+    onWallboard(msg);
   }
 
   // ---------------------------------------------------------------- wallboard picture
@@ -911,7 +455,7 @@
   }
 
   function agentRow(a) {
-    const state = STATE_LABELS[a.state] ? a.state : 'unknown';
+    const state = AGENT_STATES[a.state] ? a.state : 'unknown';
     const name = str(a.name) || str(a.username) || str(a.interface);
     const since = num(a.since);
     const who = [str(a.username) || 'no Callfold user', str(a.interface)].filter(Boolean).join(' · ');
@@ -926,7 +470,7 @@
       class: 'state-badge',
       'data-testid': 'agent-state',
       'data-state': state,
-    }, h('span', { class: 'state-dot', 'aria-hidden': 'true' }), STATE_LABELS[state] || words(a.state))),
+    }, h('span', { class: 'state-dot', 'aria-hidden': 'true' }), AGENT_STATES[state] || words(a.state))),
     h('td', { class: 'num' }, since !== null
       ? h('span', { class: 'js-timer', 'data-from': since, 'data-testid': 'agent-since', text: duration(serverNow() - since) })
       : '—'),
@@ -1247,24 +791,6 @@
     return o ? `after ${str(o.after_seconds)} s → ${str(o.to)}` : '';
   }
 
-  /** A two-step button: the first click arms it, the second (within a few seconds) acts. */
-  function confirmThen(button, armedText, action) {
-    if (button.dataset.armed === 'true') {
-      clearTimeout(Number(button.dataset.timer));
-      button.dataset.armed = 'false';
-      button.textContent = button.dataset.label;
-      action();
-      return;
-    }
-    button.dataset.label = button.textContent;
-    button.dataset.armed = 'true';
-    button.textContent = armedText;
-    button.dataset.timer = String(setTimeout(() => {
-      button.dataset.armed = 'false';
-      button.textContent = button.dataset.label;
-    }, CONFIRM_MS));
-  }
-
   function openEditor(rule) {
     R.editing = rule ? str(rule.id) : '';
     const skill = Object.keys(obj(ruleBody().skills) || {})[0] || 'frontdesk';
@@ -1554,7 +1080,7 @@
   /** What dialplan.js and reports.js get besides their panel. */
   const kit = Object.freeze({
     api, h, toast, query, showProblems, hideProblems, can,
-    user: () => S.user,
+    user: () => session.user,
     format: Object.freeze({ duration, percent, when, shortWhen, compact }),
   });
 
@@ -1591,9 +1117,9 @@
   // ---------------------------------------------------------------- start
 
   function bind() {
-    $('login-form').addEventListener('submit', onLoginSubmit);
+    setUpLogin(start);
+    setApiHooks({ unauthorized: signOut, response: clockFromHeader });
     $('sign-out').addEventListener('click', () => signOut('You have signed out.'));
-    $('reconnect-now').addEventListener('click', reconnectNow);
     $('tabs').addEventListener('click', (event) => {
       const tab = event.target.closest('[role="tab"]');
       if (tab) selectTab(tab.dataset.tab);
@@ -1620,26 +1146,10 @@
       loadAudit(true);
     });
     $('audit-older').addEventListener('click', () => loadAudit(false));
-    window.addEventListener('online', () => {
-      if (!S.ws && !S.signedOut && !S.denied) reconnectNow();
-    });
-    window.addEventListener('offline', () => {
-      if (S.ws) dropSocket('this computer went offline');
-    });
-    document.addEventListener('keydown', (event) => {
-      if (event.key !== 'Escape' || $('pause-dialog').open) return;
-      const toasts = $('toasts').children;
-      if (toasts.length) toasts[toasts.length - 1].remove();
-    });
+    dismissToastsOnEscape(() => $('pause-dialog').open);
     setInterval(tick, 1000);
   }
 
-  function init() {
-    bind();
-    if (loadSession()) start();
-    else showLogin();
-  }
-
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
-  else init();
+  bind(); // a module runs once the document is parsed
+  resumeOrSignIn(start);
 })();

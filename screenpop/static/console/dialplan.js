@@ -17,13 +17,10 @@
  * so this module reads them from the response body (res.data.error.problems) itself.
  */
 
-const CONFIRM_MS = 4000; // how long a "Really …?" button stays armed
+import { arr, confirmThen, num, obj, str } from '../shared/dom.js';
+
 const MAX_TEXT = 256 * 1024; // the API's limit on a context's text
 
-const str = (v) => (v === null || v === undefined ? '' : String(v));
-const arr = (v) => (Array.isArray(v) ? v : []);
-const obj = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? v : null);
-const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const path = (name, tail = '') => `/api/dialplan/contexts/${encodeURIComponent(name)}${tail}`;
 
@@ -235,24 +232,6 @@ export function renderDialplan(container, kit) {
   });
 
   // ---------------------------------------------------------------- small helpers
-
-  /** A two-step button: the first click arms it, the second (within a few seconds) acts. */
-  function confirmThen(button, armedText, action) {
-    if (button.dataset.armed === 'true') {
-      clearTimeout(Number(button.dataset.timer));
-      button.dataset.armed = 'false';
-      button.textContent = button.dataset.label;
-      action();
-      return;
-    }
-    button.dataset.label = button.textContent;
-    button.dataset.armed = 'true';
-    button.textContent = armedText;
-    button.dataset.timer = String(setTimeout(() => {
-      button.dataset.armed = 'false';
-      button.textContent = button.dataset.label;
-    }, CONFIRM_MS));
-  }
 
   const dirty = () => D.loaded !== null && textarea.value !== str(D.loaded.text);
 

@@ -19,11 +19,13 @@
  * would not carry it) and handed to the browser through a blob: URL.
  */
 
+import { arr, num, obj, str } from '../shared/dom.js';
+import { session } from '../shared/session.js';
+
 const SERVICE_LEVELS = [5, 10, 15, 20, 25, 30, 45, 60, 90, 120, 180, 300]; // cti/reports/figures.py
 const DEFAULT_SL = 20;
 const PAGE = 50; // calls per drill-down page
 const CHART_ROWS = 15; // bars in a horizontal chart; the table has every row
-const TOKEN_KEY = 'callfold.token'; // the desktop's and the console's sessionStorage key
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const OUTCOMES = {
   answered: 'Answered',
@@ -33,10 +35,6 @@ const OUTCOMES = {
   lost: 'Lost',
 };
 
-const str = (v) => (v === null || v === undefined ? '' : String(v));
-const arr = (v) => (Array.isArray(v) ? v : []);
-const obj = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? v : null);
-const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const counts = new Intl.NumberFormat();
 const count = (v) => (num(v) === null ? '—' : counts.format(v));
@@ -876,7 +874,7 @@ export function renderReports(container, kit) {
     button.setAttribute('aria-busy', 'true');
     button.textContent = 'Preparing…';
     try {
-      const token = sessionStorage.getItem(TOKEN_KEY);
+      const { token } = session;
       let res;
       try {
         res = await fetch(`${request.path}${kit.query({ ...request.params, format: 'csv' })}`, {

@@ -1,22 +1,26 @@
 /* Callfold agent desktop.
  *
- * Plain ES2020, no framework, no build step, no network besides this server.
+ * Plain ES2020 module, no framework, no build step, no network besides this server.
  * Contract: docs/screenpop.md (WebSocket /ws/agent, pops, close codes, REST).
+ * What the console uses too is in ../shared/: the session and REST calls, the sign-in
+ * form, the socket's upkeep, the element builder, formatters and toasts.
  *
  * Safety rule for this file: server data only ever reaches the page through
  * textContent, Text nodes and setAttribute on non-URL attributes; never innerHTML.
  */
-'use strict';
+
+import {
+  $, add, AGENT_STATES, arr, dismissToastsOnEscape, duration, h, obj, str, toast, toDate, words,
+} from '../shared/dom.js';
+import { api, clearSession, saveUser, session, setApiHooks } from '../shared/session.js';
+import { resumeOrSignIn, setUpLogin, showLogin } from '../shared/login.js';
+import { screenSocket } from '../shared/socket.js';
 
 (() => {
   // ---------------------------------------------------------------- constants
 
-  const PROTOCOL_VERSION = 1;
   const PING_MS = 20000;
   const SILENCE_MS = 50000; // no message at all for this long: the socket is dead
-  const HELLO_TIMEOUT_MS = 10000;
-  const BACKOFF_MIN_MS = 1000;
-  const BACKOFF_MAX_MS = 15000;
   const NOTES_MAX = 2000;
   const TIMELINE_LIMIT = 20;
   const SAVED_LINGER_MS = 1800; // how long "Saved to the timeline" stays before the card goes
@@ -27,7 +31,6 @@
   const DELIVERY = new Set(['queued', 'retrying', 'sent', 'failed']); // an outbound message's outcome
   const PENDING_POLL_MS = [3000, 8000, 15000]; // re-read a timeline with undelivered replies; then every last one
   const PENDING_POLL_MAX = 30; // ~7 minutes: longer than the server's retries (2 s, 10 s, 1 min, 5 min)
-  const STORE = { token: 'callfold.token', user: 'callfold.user', expires: 'callfold.expires_at' };
 
   const PAUSE_LABELS = {
     break: 'Break',
@@ -36,98 +39,34 @@
     'after-call work': 'After-call work',
     meeting: 'Meeting',
   };
-  const STATE_LABELS = {
-    available: 'Available',
-    ringing: 'Ringing',
-    on_call: 'On call',
-    wrap_up: 'Wrap-up',
-    paused: 'Paused',
-    logged_out: 'Logged out',
-    unknown: 'Unknown',
-  };
+  const STATE_LABELS = { ...AGENT_STATES, unknown: 'Unknown' };
   const CHANNELS = {
     voice: 'Call',
     sms: 'SMS',
     email: 'Email',
     chat: 'Chat',
   };
-  const CLOSE_REASONS = {
-    1000: 'the server closed the connection',
-    1001: 'the server is restarting',
-    1006: 'the connection dropped',
-    1008: 'the server refused a message',
-    1009: 'the server refused a message',
-    1011: 'the server hit an error',
-    1012: 'the server is restarting',
-    1013: 'the desktop fell behind',
-    4408: 'sign-in on the socket timed out',
-  };
   const STAGE_RANK = { ringing: 0, talking: 1, ended: 2 };
 
   // ---------------------------------------------------------------- state
 
   const S = {
-    token: null,
-    user: null,
     agent: null,
     agentAt: 0, // when S.agent arrived (ms), to count idle time on
     dispositions: [],
     watch: new URLSearchParams(location.search).get('agent') || null,
-    ws: null,
-    conn: 'offline',
-    attempt: 0,
-    retryTimer: null,
-    retryAt: 0,
-    countdown: null,
-    pingTimer: null,
-    helloTimer: null,
-    lastHeard: 0,
     helloSeen: false,
-    serverError: null,
-    lastCloseWhy: '',
     signedOut: true,
-    denied: false,
     cards: new Map(),
     closedIds: new Set(),
     pending: null,
     busy: false,
-    versionWarned: false,
   };
 
-  const $ = (id) => document.getElementById(id);
   let uid = 0;
   const nextId = (prefix) => `${prefix}-${++uid}`;
 
-  // ---------------------------------------------------------------- DOM helpers
-
-  const PROPS = new Set(['hidden', 'disabled', 'value', 'checked', 'selected', 'type', 'maxLength']);
-
-  /** Build an element. Children that are strings become Text nodes (always escaped). */
-  function h(tag, props, ...kids) {
-    const el = document.createElement(tag);
-    if (props) {
-      for (const [key, value] of Object.entries(props)) {
-        if (value === null || value === undefined || value === false) continue;
-        if (key === 'class') el.className = value;
-        else if (key === 'text') el.textContent = String(value);
-        else if (key === 'style') Object.assign(el.style, value); // CSSOM: allowed by the page's CSP
-        else if (key === 'on') {
-          for (const [name, fn] of Object.entries(value)) el.addEventListener(name, fn);
-        } else if (PROPS.has(key)) el[key] = value;
-        else el.setAttribute(key, value === true ? '' : String(value));
-      }
-    }
-    add(el, kids);
-    return el;
-  }
-
-  function add(el, kids) {
-    for (const kid of kids.flat(Infinity)) {
-      if (kid === null || kid === undefined || kid === false || kid === '') continue;
-      el.append(kid instanceof Node ? kid : String(kid));
-    }
-    return el;
-  }
+  // ---------------------------------------------------------------- icons
 
   const SVG_NS = 'http://www.w3.org/2000/svg';
   const ICONS = {
@@ -155,10 +94,6 @@
 
   // ---------------------------------------------------------------- formatting
 
-  const str = (v) => (v === null || v === undefined ? '' : String(v));
-  const arr = (v) => (Array.isArray(v) ? v : []);
-  const obj = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? v : null);
-
   /** 18500000 cents -> "185 000.00" (space-grouped, two decimals). */
   function money(cents) {
     const n = Number(cents);
@@ -173,13 +108,6 @@
     const n = Number(confidence);
     if (confidence === null || confidence === undefined || !Number.isFinite(n)) return '';
     return `${Math.round(n <= 1 ? n * 100 : n)}%`;
-  }
-
-  function toDate(value) {
-    if (value === null || value === undefined || value === '') return null;
-    if (typeof value === 'number') return new Date(value > 1e12 ? value : value * 1000);
-    const d = new Date(String(value));
-    return Number.isNaN(d.getTime()) ? null : d;
   }
 
   const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -204,25 +132,12 @@
     return '';
   }
 
-  function duration(seconds) {
-    const t = Math.max(0, Math.floor(Number(seconds) || 0));
-    const hh = Math.floor(t / 3600);
-    const mm = Math.floor((t % 3600) / 60);
-    const ss = String(t % 60).padStart(2, '0');
-    return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
-  }
-
   function idleText(seconds) {
     const t = Math.max(0, Math.floor(seconds));
     if (t < 60) return 'less than a minute';
     if (t < 3600) return `${Math.floor(t / 60)} min`;
     return `${Math.floor(t / 3600)} h ${Math.floor((t % 3600) / 60)} min`;
   }
-
-  const words = (v) => {
-    const s = str(v).replace(/_/g, ' ');
-    return s.charAt(0).toUpperCase() + s.slice(1);
-  };
 
   function greeting(date = new Date()) {
     const hour = date.getHours();
@@ -233,244 +148,44 @@
 
   const pauseLabel = (reason) => PAUSE_LABELS[reason] || str(reason);
 
-  // ---------------------------------------------------------------- toasts
-
-  function toast(message, kind = 'error') {
-    const text = str(message) || 'Something went wrong.';
-    const box = $('toasts');
-    for (const existing of [...box.children]) {
-      if (existing.dataset.message === text) existing.remove();
-    }
-    const el = h('div', {
-      class: `toast toast-${kind}`,
-      'data-testid': 'toast',
-      'data-kind': kind,
-      role: kind === 'error' ? 'alert' : 'status',
-    });
-    el.dataset.message = text;
-    const close = () => {
-      clearTimeout(timer);
-      el.remove();
-    };
-    add(el, [
-      h('span', { class: 'toast-text', text }),
-      h('button', {
-        type: 'button',
-        class: 'toast-close',
-        'aria-label': 'Dismiss',
-        title: 'Dismiss',
-        text: '×',
-        on: { click: close },
-      }),
-    ]);
-    const timer = setTimeout(close, kind === 'error' ? 12000 : 7000);
-    box.append(el);
-    return el;
-  }
-
-  // ---------------------------------------------------------------- session
-
-  function loadSession() {
-    const token = sessionStorage.getItem(STORE.token);
-    if (!token) return false;
-    const raw = sessionStorage.getItem(STORE.expires);
-    const expires = raw ? toDate(/^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw) : null;
-    if (expires && expires.getTime() <= Date.now()) {
-      clearSession();
-      return false;
-    }
-    S.token = token;
-    try {
-      S.user = obj(JSON.parse(sessionStorage.getItem(STORE.user) || 'null'));
-    } catch (_) {
-      S.user = null;
-    }
-    return true;
-  }
-
-  function saveSession(token, expiresAt, user) {
-    S.token = token;
-    S.user = obj(user);
-    sessionStorage.setItem(STORE.token, token);
-    if (expiresAt !== null && expiresAt !== undefined) sessionStorage.setItem(STORE.expires, String(expiresAt));
-    else sessionStorage.removeItem(STORE.expires);
-    sessionStorage.setItem(STORE.user, JSON.stringify(S.user));
-  }
-
-  function clearSession() {
-    S.token = null;
-    S.user = null;
-    for (const key of Object.values(STORE)) sessionStorage.removeItem(key);
-  }
-
-  // ---------------------------------------------------------------- REST
-
-  function errorOf(data, status) {
-    const fallback = {
-      0: 'Cannot reach the server. Check your connection and try again.',
-      401: 'Your session has ended. Please sign in again.',
-      403: 'You are not allowed to do this.',
-      404: 'Not found.',
-      409: 'The phone system refused this.',
-      422: 'Please check the form.',
-      429: 'Too many attempts. Please wait a moment and try again.',
-      503: 'The phone system is not connected right now.',
-    }[status] || `The server answered with an error (${status}).`;
-    const e = data && typeof data === 'object' ? data.error : null;
-    if (typeof e === 'string') return { code: `http.${status}`, message: e, problems: [] };
-    const detail = data && typeof data === 'object' && typeof data.detail === 'string' ? data.detail : '';
-    return {
-      code: str((e && (e.code || e.id)) || `http.${status}`),
-      message: str(e && typeof e.message === 'string' && e.message ? e.message : detail || fallback),
-      problems: arr(e && e.problems).map(str).filter(Boolean),
-    };
-  }
-
-  async function readJson(res) {
-    try {
-      const text = await res.text();
-      return text ? JSON.parse(text) : null;
-    } catch (_) {
-      return null;
-    }
-  }
-
-  /** Every REST call: bearer token, JSON in and out; a 401 sends the agent back to login. */
-  async function api(method, path, body) {
-    const headers = { Accept: 'application/json' };
-    if (S.token) headers.Authorization = `Bearer ${S.token}`;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    let res;
-    try {
-      res = await fetch(path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        cache: 'no-store',
-        credentials: 'same-origin',
-      });
-    } catch (_) {
-      return { ok: false, status: 0, data: null, error: errorOf(null, 0) };
-    }
-    const data = await readJson(res);
-    if (res.status === 401) {
-      signOut('Your session has ended. Please sign in again.');
-      return { ok: false, status: 401, data, error: errorOf(data, 401), unauthorized: true };
-    }
-    if (!res.ok) return { ok: false, status: res.status, data, error: errorOf(data, res.status) };
-    return { ok: true, status: res.status, data };
-  }
-
   // ---------------------------------------------------------------- views
-
-  function showLogin(notice) {
-    $('app-view').hidden = true;
-    $('login-view').hidden = false;
-    document.title = 'Callfold · Sign in';
-    const noticeEl = $('login-notice');
-    noticeEl.textContent = notice || '';
-    noticeEl.hidden = !notice;
-    $('login-error').hidden = true;
-    $('login-error').textContent = '';
-    $('login-password').value = '';
-    const username = $('login-username');
-    if (!username.value && S.user && S.user.username) username.value = S.user.username;
-    (username.value ? $('login-password') : username).focus();
-  }
 
   function showApp() {
     $('login-view').hidden = true;
     $('app-view').hidden = false;
-    $('denied-banner').hidden = true;
     renderUser();
     renderAgent();
     renderEmpty();
     updateTitle();
   }
 
-  async function onLoginSubmit(event) {
-    event.preventDefault();
-    const username = $('login-username').value.trim();
-    const password = $('login-password').value;
-    const errorEl = $('login-error');
-    const submit = $('login-submit');
-    if (!username || !password) {
-      errorEl.textContent = 'Enter your username and password.';
-      errorEl.hidden = false;
-      (username ? $('login-password') : $('login-username')).focus();
-      return;
-    }
-    errorEl.hidden = true;
-    submit.disabled = true;
-    submit.textContent = 'Signing in…';
-    let res = null;
-    let data = null;
-    try {
-      res = await fetch('/api/auth/login', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify({ username, password }),
-        cache: 'no-store',
-        credentials: 'same-origin',
-      });
-      data = await readJson(res);
-    } catch (_) {
-      res = null;
-    } finally {
-      submit.disabled = false;
-      submit.textContent = 'Sign in';
-    }
-    if (!res || !res.ok || !data || typeof data.token !== 'string' || !data.token) {
-      const status = res ? res.status : 0;
-      let message = errorOf(data, status).message;
-      if (res && res.ok) message = 'The server gave an unexpected answer. Please try again.';
-      if (status === 401 && !(data && data.error)) message = 'Wrong username or password.';
-      const retry = res && res.headers.get('Retry-After');
-      if (status === 429 && retry && /^\d+$/.test(retry) && !/\d/.test(message)) {
-        message += ` Try again in ${retry} s.`;
-      }
-      errorEl.textContent = message;
-      errorEl.hidden = false;
-      $('login-password').select();
-      $('login-password').focus();
-      return;
-    }
-    saveSession(data.token, data.expires_at, data.user);
-    $('login-password').value = '';
-    startDesktop();
-  }
-
   function startDesktop() {
     S.signedOut = false;
-    S.denied = false;
     S.helloSeen = false;
     S.agent = null;
-    S.attempt = 0;
+    socket.start();
     showApp();
-    connect();
+    socket.connect();
   }
 
   /** Forget the token and go back to the login form. */
   function signOut(notice) {
     if (S.signedOut) return;
     S.signedOut = true;
-    disconnect();
     clearSession();
     clearPending();
     for (const card of [...S.cards.values()]) removeCard(card, true);
     S.closedIds.clear();
     S.agent = null;
     S.helloSeen = false;
-    setConn('offline');
-    $('reconnect-banner').hidden = true;
-    $('denied-banner').hidden = true;
+    socket.stop();
     showLogin(notice);
   }
 
   // ---------------------------------------------------------------- header
 
   function renderUser() {
-    const user = S.user || {};
+    const user = session.user || {};
     const name = str(user.display_name) || str(user.username) || 'Agent';
     $('agent-name').textContent = name;
     const meta = [];
@@ -479,22 +194,6 @@
     if (user.role && user.role !== 'agent') meta.push(str(user.role));
     $('agent-meta').textContent = meta.join(' · ');
     $('console-link').hidden = user.role !== 'supervisor' && user.role !== 'admin';
-  }
-
-  function setConn(state, detail) {
-    S.conn = state;
-    const el = $('connection');
-    el.dataset.state = state;
-    const text = {
-      connected: 'Connected',
-      connecting: 'Connecting…',
-      reconnecting: 'Reconnecting…',
-      offline: 'Offline',
-    }[state] || state;
-    el.querySelector('.conn-text').textContent = text;
-    el.title = detail || text;
-    document.body.dataset.conn = state;
-    renderAgent();
   }
 
   function agentState() {
@@ -523,7 +222,7 @@
     $('pause-group').hidden = !have || loggedOut || paused;
     $('resume-button').hidden = !have || !paused;
     for (const id of ['queue-login', 'queue-logout', 'pause-button', 'resume-button', 'pause-reason']) {
-      $(id).disabled = S.busy || S.conn !== 'connected';
+      $(id).disabled = S.busy || socket.state !== 'connected';
     }
     renderEmpty();
   }
@@ -544,7 +243,7 @@
   /** Queue actions: the badge changes only when the server's `agent` message arrives. */
   async function agentAction(action, body, pendingText) {
     if (S.busy) return;
-    const who = (S.agent && S.agent.username) || S.watch || (S.user && S.user.username);
+    const who = (S.agent && S.agent.username) || S.watch || (session.user && session.user.username);
     if (!who) return;
     S.busy = true;
     renderAgent();
@@ -563,177 +262,32 @@
 
   // ---------------------------------------------------------------- WebSocket
 
-  function wsUrl() {
-    return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/agent`;
-  }
-
-  function connect() {
-    clearTimeout(S.retryTimer);
-    clearInterval(S.countdown);
-    S.retryTimer = null;
-    if (S.signedOut || S.denied || !S.token) return;
-    if (S.ws) return;
-    S.serverError = null;
-    if (S.attempt === 0 && !S.helloSeen) setConn('connecting');
-    else {
-      setConn('reconnecting');
-      showReconnecting(`Reconnecting… (attempt ${S.attempt})`);
-    }
-    let ws;
-    try {
-      ws = new WebSocket(wsUrl());
-    } catch (_) {
-      scheduleReconnect('the connection could not be opened');
-      return;
-    }
-    S.ws = ws;
-    ws.onopen = () => {
-      if (S.ws !== ws) return;
-      const auth = { type: 'auth', token: S.token };
-      if (S.watch) auth.agent = S.watch;
-      ws.send(JSON.stringify(auth));
-      S.lastHeard = Date.now();
-      S.helloTimer = setTimeout(() => {
-        if (S.ws === ws) dropSocket('no answer from the server');
-      }, HELLO_TIMEOUT_MS);
-    };
-    ws.onmessage = (event) => {
-      if (S.ws !== ws) return;
-      S.lastHeard = Date.now();
-      let msg;
-      try {
-        msg = JSON.parse(event.data);
-      } catch (_) {
-        return;
-      }
-      if (obj(msg)) handleMessage(msg);
-    };
-    ws.onerror = () => {};
-    ws.onclose = (event) => {
-      if (S.ws !== ws) return;
-      onSocketClosed(event.code, event.reason);
-    };
-  }
-
-  /** Detach and close the current socket without triggering its close handling. */
-  function disconnect() {
-    clearTimeout(S.retryTimer);
-    clearInterval(S.countdown);
-    clearTimeout(S.helloTimer);
-    clearInterval(S.pingTimer);
-    S.retryTimer = null;
-    S.pingTimer = null;
-    const ws = S.ws;
-    S.ws = null;
-    if (ws) {
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      try {
-        ws.close(1000, 'bye');
-      } catch (_) { /* already closing */ }
-    }
-  }
-
-  function dropSocket(why) {
-    disconnect();
-    scheduleReconnect(why);
-  }
-
-  function onSocketClosed(code, reason) {
-    clearTimeout(S.helloTimer);
-    clearInterval(S.pingTimer);
-    S.pingTimer = null;
-    S.ws = null;
-    if (S.signedOut) return;
-    const message = (S.serverError && str(S.serverError.message)) || str(reason);
-    if (code === 4401) {
-      signOut(`Your session has ended${message ? ` (${message})` : ''}. Please sign in again.`);
-      return;
-    }
-    if (code === 4403) {
-      showDenied(message || 'You are not allowed to watch this agent\u2019s calls.');
-      return;
-    }
-    scheduleReconnect(CLOSE_REASONS[code] || (code ? `the connection closed (${code})` : 'the connection dropped'));
-  }
-
-  function showDenied(message) {
-    S.denied = true;
-    disconnect();
-    setConn('offline', message);
-    $('reconnect-banner').hidden = true;
-    $('denied-text').textContent = `Not allowed: ${message}`;
-    $('denied-banner').hidden = false;
-    for (const card of [...S.cards.values()]) removeCard(card, true);
-    S.agent = null;
-    renderAgent();
-  }
-
-  function backoffDelay(attempt) {
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.max(0, attempt - 1));
-    const jittered = base * (0.75 + Math.random() * 0.5);
-    return Math.round(Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, jittered)));
-  }
-
-  function scheduleReconnect(why) {
-    if (S.signedOut || S.denied) return;
-    clearTimeout(S.retryTimer);
-    clearInterval(S.countdown);
-    S.lastCloseWhy = why || S.lastCloseWhy;
-    if (navigator.onLine === false) {
-      setConn('offline', 'This computer is offline');
-      showReconnecting('You are offline. The desktop reconnects as soon as the network is back. Calls shown may be out of date.');
-      return;
-    }
-    S.attempt += 1;
-    const delay = backoffDelay(S.attempt);
-    S.retryAt = Date.now() + delay;
-    setConn('reconnecting', `Connection lost: ${S.lastCloseWhy}`);
-    const update = () => {
-      const left = Math.max(0, Math.ceil((S.retryAt - Date.now()) / 1000));
-      showReconnecting(
-        `Connection lost (${S.lastCloseWhy}). Reconnecting in ${left} s — attempt ${S.attempt}. ` +
-        'Calls shown may be out of date.');
-    };
-    update();
-    S.countdown = setInterval(update, 500);
-    S.retryTimer = setTimeout(connect, delay);
-  }
-
-  function showReconnecting(text) {
-    $('reconnect-text').textContent = text;
-    $('reconnect-banner').hidden = false;
-  }
-
-  function reconnectNow() {
-    if (S.signedOut || S.denied) return;
-    disconnect();
-    if (S.attempt === 0) S.attempt = 1;
-    connect();
-  }
-
-  function startPing() {
-    clearInterval(S.pingTimer);
-    S.pingTimer = setInterval(() => {
-      const ws = S.ws;
-      if (!ws || ws.readyState !== WebSocket.OPEN) return;
-      if (Date.now() - S.lastHeard > SILENCE_MS) {
-        dropSocket('no answer from the server');
-        return;
-      }
-      try {
-        ws.send(JSON.stringify({ type: 'ping' }));
-      } catch (_) { /* the close event follows */ }
-    }, PING_MS);
-  }
+  const socket = screenSocket({
+    path: '/ws/agent',
+    pingMs: PING_MS,
+    silenceMs: SILENCE_MS,
+    auth: S.watch ? { agent: S.watch } : {},
+    text: {
+      protocol: 'desktop',
+      behind: 'the desktop fell behind',
+      offline: 'You are offline. The desktop reconnects as soon as the network is back. Calls shown may be out of date.',
+      stale: 'Calls shown may be out of date.',
+      denied: 'You are not allowed to watch this agent\u2019s calls.',
+    },
+    onMessage: handleMessage,
+    onState: (state) => {
+      document.body.dataset.conn = state;
+      renderAgent();
+    },
+    onUnauthorized: signOut,
+    onDenied: () => {
+      for (const card of [...S.cards.values()]) removeCard(card, true);
+      S.agent = null;
+      renderAgent();
+    },
+  });
 
   function handleMessage(msg) {
-    if (msg.version !== undefined && msg.version !== PROTOCOL_VERSION) {
-      if (!S.versionWarned) {
-        S.versionWarned = true;
-        toast('The server speaks a newer desktop protocol. Reload the page to update.', 'warning');
-      }
-      return;
-    }
     switch (msg.type) {
       case 'hello':
         onHello(msg);
@@ -755,26 +309,15 @@
       case 'message':
         onMessageGiven(msg);
         break;
-      case 'error':
-        S.serverError = { code: str(msg.code), message: str(msg.message) };
-        break;
       default:
         break;
     }
   }
 
   function onHello(msg) {
-    clearTimeout(S.helloTimer);
-    clearInterval(S.countdown);
-    S.attempt = 0;
     S.helloSeen = true;
-    setConn('connected');
-    $('reconnect-banner').hidden = true;
-    startPing();
-    if (obj(msg.user)) {
-      S.user = msg.user;
-      sessionStorage.setItem(STORE.user, JSON.stringify(S.user));
-    }
+    socket.welcomed();
+    if (obj(msg.user)) saveUser(msg.user);
     S.dispositions = arr(msg.dispositions)
       .filter((d) => obj(d) && d.id !== undefined && d.id !== null)
       .map((d) => ({ id: str(d.id), label: str(d.label) || str(d.id) }));
@@ -1180,7 +723,7 @@
     return out;
   }
 
-  const canMerge = () => !!S.user && ['supervisor', 'admin'].includes(str(S.user.role));
+  const canMerge = () => !!session.user && ['supervisor', 'admin'].includes(str(session.user.role));
   const candidateId = (c) => (c.id === undefined || c.id === null ? null : str(c.id));
 
   function renderCandidates(card, candidates) {
@@ -1519,9 +1062,7 @@
 
   /** Ask the server for live timeline entries of a contact on screen (again after a reconnect). */
   function watchContact(contactId) {
-    if (S.ws && S.ws.readyState === WebSocket.OPEN && /^[0-9]+$/.test(contactId)) {
-      S.ws.send(JSON.stringify({ type: 'watch', contact_id: Number(contactId) }));
-    }
+    if (/^[0-9]+$/.test(contactId)) socket.send({ type: 'watch', contact_id: Number(contactId) });
   }
 
   /** A customer's SMS or email was given to this agent: say so, refresh their history. */
@@ -1892,11 +1433,11 @@
     empty.dataset.state = S.helloSeen ? state : 'connecting';
     let title;
     let text;
-    if (S.denied) {
+    if (socket.denied) {
       title = 'Not allowed';
       text = 'This desktop cannot show these calls.';
     } else if (!S.helloSeen) {
-      title = S.conn === 'reconnecting' || S.conn === 'offline' ? 'Not connected' : 'Connecting…';
+      title = socket.state === 'reconnecting' || socket.state === 'offline' ? 'Not connected' : 'Connecting…';
       text = 'Getting your calls and state from the server.';
     } else {
       switch (state) {
@@ -1971,7 +1512,8 @@
   // ---------------------------------------------------------------- start
 
   function bind() {
-    $('login-form').addEventListener('submit', onLoginSubmit);
+    setUpLogin(startDesktop);
+    setApiHooks({ unauthorized: signOut });
     $('queue-login').addEventListener('click', () => agentAction('login', undefined, 'Logging in…'));
     $('queue-logout').addEventListener('click', () => agentAction('logout', undefined, 'Logging out…'));
     $('pause-button').addEventListener('click', () => {
@@ -1981,27 +1523,10 @@
     $('resume-button').addEventListener('click', () => agentAction('unpause', undefined, 'Resuming…'));
     $('sign-out').addEventListener('click', () => signOut('You have signed out.'));
     $('denied-signout').addEventListener('click', () => signOut());
-    $('reconnect-now').addEventListener('click', reconnectNow);
-    window.addEventListener('online', () => {
-      if (!S.ws && !S.signedOut && !S.denied) reconnectNow();
-    });
-    window.addEventListener('offline', () => {
-      if (S.ws) dropSocket('this computer went offline');
-    });
-    document.addEventListener('keydown', (event) => {
-      if (event.key !== 'Escape') return;
-      const toasts = $('toasts').children;
-      if (toasts.length) toasts[toasts.length - 1].remove();
-    });
+    dismissToastsOnEscape();
     setInterval(tick, 250);
   }
 
-  function init() {
-    bind();
-    if (loadSession()) startDesktop();
-    else showLogin();
-  }
-
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
-  else init();
+  bind(); // a module runs once the document is parsed
+  resumeOrSignIn(startDesktop);
 })();
