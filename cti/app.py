@@ -21,6 +21,7 @@ from cti.bus.factory import create_bus
 from cti.calls.model import CallStage
 from cti.calls.service import CallService
 from cti.cluster.ownership import AmiOwnership, ami_ownership, call_ledger
+from cti.cluster.peers import Peers, cluster_peers
 from cti.contacts.dossier import DossierService, build_dossier_service
 from cti.messaging.assign import ConversationAssigner
 from cti.messaging.imap import ImapPoller
@@ -83,6 +84,8 @@ class Runtime:
     reader: AmiReader | None = None
     ownership: AmiOwnership | None = None
     """With Redis: reads AMI only while this process holds the AMI lease (``cti.cluster``)."""
+    peers: Peers | None = None
+    """With Redis: AMI actions from this process, and the reader's agent board followed."""
     on_start: list[Hook] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -110,6 +113,8 @@ class Runtime:
             rollups = ReportStore(self.sessionmaker, timeout=reports.timeout * 6)
             rollup = rollups.run(reports.refresh_interval)
             self.tasks.append(asyncio.create_task(rollup, name="report-rollups"))
+        if self.peers is not None:
+            await self.peers.start()
         if self.ownership is not None:
             await self.ownership.start()
             log.info("AMI is read by the process holding the AMI lease in Redis")
@@ -126,6 +131,8 @@ class Runtime:
         if self.reader is not None:
             await self.reader.stop()
         await self.ami.close()
+        if self.peers is not None:
+            await self.peers.aclose()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -231,6 +238,10 @@ def build_runtime(settings: Settings) -> Runtime:
         snapshot_watchers=[wallboard_snapshot(wallboard)],
         companions=[wallboard],
     )
+    ownership = ami_ownership(settings, ledger, reader, service, repository) if ledger else None
+    peers = cluster_peers(settings, bus, routing.board, reader, ownership)
+    if peers is not None:
+        pops.leads = peers.reading  # the others' boards follow the reader's: it tells screens
     return Runtime(
         settings=settings,
         bus=bus,
@@ -260,7 +271,8 @@ def build_runtime(settings: Settings) -> Runtime:
         ),
         mailbox=mailbox(settings, messaging),
         reader=reader,
-        ownership=ami_ownership(settings, ledger, reader, service, repository) if ledger else None,
+        ownership=ownership,
+        peers=peers,
     )
 
 
@@ -315,7 +327,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         lifespan=lifespan,
         dossiers=runtime.dossiers,
         routing_service=runtime.routing,
-        ami=runtime.ami,
+        ami=runtime.peers.actions if runtime.peers and runtime.peers.actions else runtime.ami,
         screens=runtime.pops,
         messaging=runtime.messaging,
     )
@@ -323,6 +335,51 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.metrics = lambda: runtime_metrics(runtime)
     return app
+
+
+def cluster_metrics(peers: Peers | None) -> list[Metric]:
+    """With several processes: this one's AMI action session and its agent board's relay."""
+    if peers is None:
+        return []
+    relay, actions = peers.relay, peers.actions
+    return [
+        Metric(
+            "cti_ami_actions_up",
+            "gauge",
+            "1 while this process's own AMI session for actions (events off) is logged in",
+            float(actions is not None and actions.up),
+        ),
+        Metric(
+            "cti_ami_actions_refused_total",
+            "counter",
+            "AMI actions refused (503) because no process read AMI",
+            actions.refused if actions is not None else 0,
+        ),
+        Metric(
+            "cti_agent_board_synced",
+            "gauge",
+            "1 while this process's agent board is the AMI reader's (its own, or followed)",
+            float(relay.synced),
+        ),
+        Metric(
+            "cti_agent_board_relayed_total",
+            "counter",
+            "Agent-board updates this process relayed while reading AMI",
+            relay.relayed,
+        ),
+        Metric(
+            "cti_agent_board_applied_total",
+            "counter",
+            "Agent-board updates relayed by the AMI reader and applied here",
+            relay.applied,
+        ),
+        Metric(
+            "cti_agent_board_asked_total",
+            "counter",
+            "Times this process asked the AMI reader for its whole agent board",
+            relay.asked,
+        ),
+    ]
 
 
 def runtime_metrics(runtime: Runtime) -> list[Metric]:
@@ -355,6 +412,7 @@ def runtime_metrics(runtime: Runtime) -> list[Metric]:
             "Times this process lost the AMI lease without giving it back",
             runtime.ownership.losses if runtime.ownership is not None else 0,
         ),
+        *cluster_metrics(runtime.peers),
         Metric("cti_ami_frames_total", counter, "AMI messages received", ami.frames),
         Metric(
             "cti_ami_events_total", counter, "AMI events delivered to call tracking", ami.events

@@ -21,8 +21,8 @@ class AmiSettings(BaseModel):
 
     enabled: bool = Field(
         True,
-        description="false: this process only serves HTTP and WebSockets; another one reads "
-        "AMI (set CTI_REDIS_URL on both so pops and live state reach it).",
+        description="false: this process never reads AMI's events; another one does (set "
+        "CTI_REDIS_URL on both: pops, live agent state and AMI actions then work here too).",
     )
     host: str = Field("127.0.0.1", description="Asterisk host to connect to for AMI.")
     port: int = Field(5038, ge=1, le=65535, description="AMI TCP port.")

@@ -80,6 +80,9 @@ class PopService:
         """Agents' states not yet published, the newest per agent."""
         self._agent_news = asyncio.Event()
         self._agent_task: asyncio.Task[None] | None = None
+        self.leads: Callable[[], bool] = lambda: True
+        """Whether this process tells screens of agents' states: with several processes,
+        only the one reading AMI does (the others' boards follow it, ``cti.cluster``)."""
 
     # -- calls ------------------------------------------------------------------------
 
@@ -213,6 +216,12 @@ class PopService:
 
     def on_agent(self, agent: Agent) -> None:
         """An agent's state as routing knows it; screens hear of real changes only."""
+        if not self.leads():
+            self._agents.pop(agent.username, None)  # told afresh once this process leads
+            timer = self._wrap_timers.pop(agent.username, None)
+            if timer is not None:
+                timer.cancel()
+            return
         now = self.clock()
         view = agent.view(now)
         signature = (view["state"], view["pause_reason"], view["wrap_until"])

@@ -96,6 +96,28 @@ def _plain(message: PanoramiskMessage) -> AmiMessage:
     return {key: value for key, value in message.items() if key != "content"}
 
 
+class _ReplyOnlyAction(Action):  # type: ignore[misc]
+    """An action whose reply ends where Asterisk says it does.
+
+    panoramisk also waits for an *event* after some replies (``Originate successfully
+    queued`` with ``Async``: the ``OriginateResponse``, which comes only once the called
+    phone answers or gives up; ``Added interface to queue``). On a session logged in with
+    ``Events: off`` that event never comes, and on any session it may come long after the
+    action's timeout, so a pause, a queue login or a supervisor's spy would answer 503
+    although Asterisk did it. Only Asterisk's own list replies (``EventList: start``,
+    "will follow"), whose entries are part of the answer, are waited for.
+    """
+
+    @property
+    def multi(self) -> bool:
+        first = self.responses[0]
+        return bool(
+            first.subevent == "Start"
+            or first.get("EventList") == "start"
+            or "will follow" in first.message.lower()
+        )
+
+
 class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's protocol with byte framing and ordered, filtered event delivery."""
 
@@ -199,14 +221,27 @@ class AmiClient:
             (``VarSet`` of ``CTI_*`` variables is always kept).
         resync: read live channels and queue callers after each login and after
             ``FullyBooted``, and deliver them as a ``Snapshot`` in the event stream.
+        events: ``False`` logs in with ``Events: off``, a session for actions only:
+            Asterisk sends it no events at all (``wanted`` and ``resync`` are then moot),
+            and a reply is complete without the event panoramisk would otherwise await.
     """
 
     def __init__(
-        self, settings: AmiSettings, *, wanted: Iterable[str] = (), resync: bool = True
+        self,
+        settings: AmiSettings,
+        *,
+        wanted: Iterable[str] = (),
+        resync: bool = True,
+        events: bool = True,
     ) -> None:
         self.settings = settings
-        self.wanted = frozenset(name.encode() for name in wanted) | {b"FullyBooted", b"Shutdown"}
-        self.resync = resync
+        self.events = events
+        self.wanted = (
+            frozenset(name.encode() for name in wanted) | {b"FullyBooted", b"Shutdown"}
+            if events
+            else frozenset()
+        )
+        self.resync = resync and events
         self.stats = AmiStats()
         self.state = LinkState.DISCONNECTED
         self.version: str | None = None
@@ -272,7 +307,7 @@ class AmiClient:
             raise AmiConnectionError("not connected to Asterisk")
         for key, value in (("Action", name), *fields.items()):
             check_header(key, value)
-        action = Action({"Action": name, **fields})
+        action = _ReplyOnlyAction({"Action": name, **fields})
         future = protocol.send(action, as_list=None)
         try:
             # Not wait_for: on Python 3.11 it can swallow a cancellation that races with
@@ -397,7 +432,7 @@ class AmiClient:
                 "Login",
                 Username=settings.username,
                 Secret=settings.secret.get_secret_value(),
-                Events="on",
+                Events="on" if self.events else "off",
             )
         except AmiError:
             protocol.close()

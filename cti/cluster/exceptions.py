@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cti.ami.exceptions import AmiConnectionError
+
 
 class ClusterError(Exception):
     """Base of every cluster error."""
@@ -29,3 +31,18 @@ class LedgerUnavailable(ClusterError):
         super().__init__(f"cannot {operation} the call ledger in Redis: {cause}")
         self.operation = operation
         self.cause = cause
+
+
+class LeaseLost(ClusterError):
+    """The AMI lease passed to another process before this one could use it."""
+
+    error_id = "cluster.lease_lost"
+
+    def __init__(self) -> None:
+        super().__init__("the AMI lease passed to another process")
+
+
+class NoAmiReader(ClusterError, AmiConnectionError):
+    """No process reads Asterisk's AMI now, so an AMI action is not sent (the API's 503)."""
+
+    error_id = "cluster.no_ami_reader"

@@ -10,6 +10,10 @@ time-to-live when it runs the command, which is never before the request left th
 process; counting from the moment the request left, minus a margin, the owner always
 stops believing it holds the lease before Redis can hand it to anybody else, even when
 the reply is slow or never comes.
+
+Each takeover also draws a term number (``cti:ami-term:{host:port}``, a counter bumped
+only by the lease's holder), so what an owner sends to other processes can be told from
+what an earlier owner sent, whatever order it arrives in.
 """
 
 from __future__ import annotations
@@ -41,6 +45,13 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+TERM = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('incr', KEYS[2])
+end
+return 0
+"""
+"""KEYS: lease, term counter. ARGV: holder. The next term number, or 0 if not the holder."""
 
 
 def asterisk_tag(host: str, port: int) -> str:
@@ -51,6 +62,11 @@ def asterisk_tag(host: str, port: int) -> str:
 def lease_key(host: str, port: int, prefix: str = KEY_PREFIX) -> str:
     """The lease key of the Asterisk whose AMI listens at ``host:port``."""
     return f"{prefix}ami-owner:{asterisk_tag(host, port)}"
+
+
+def term_key(host: str, port: int, prefix: str = KEY_PREFIX) -> str:
+    """The key counting the terms of the lease of the Asterisk at ``host:port``."""
+    return f"{prefix}ami-term:{asterisk_tag(host, port)}"
 
 
 def holder_id() -> str:
@@ -118,11 +134,13 @@ class RedisLease:
         ttl: the lease's time-to-live, seconds.
         timeout: longest wait for one Redis reply, seconds.
 
+    The term counter (``begin_term``) is the key beside it, ``ami-term`` for ``ami-owner``.
     Every method raises ``LeaseUnavailable`` when Redis cannot be asked.
     """
 
     def __init__(self, url: str, key: str, holder: str, *, ttl: float, timeout: float) -> None:
         self.key = key
+        self.term_key = key.replace("ami-owner:", "ami-term:", 1)
         self.holder = holder
         self.ttl_ms = max(1, round(ttl * 1000))
         self._client = aioredis.Redis.from_url(
@@ -133,6 +151,7 @@ class RedisLease:
         )
         self._renew = self._client.register_script(RENEW)
         self._release = self._client.register_script(RELEASE)
+        self._term = self._client.register_script(TERM)
 
     async def acquire(self) -> bool:
         """Take the lease if nobody holds it (or this process already does)."""
@@ -159,6 +178,14 @@ class RedisLease:
             return bool(await self._release(keys=[self.key], args=[self.holder]))
         except (RedisError, OSError) as exc:
             raise LeaseUnavailable("release", exc) from exc
+
+    async def begin_term(self) -> int:
+        """Draw the number of the term this process starts as the holder (1, 2, …; higher
+        is later); 0 if it no longer holds the lease."""
+        try:
+            return int(await self._term(keys=[self.key, self.term_key], args=[self.holder]))
+        except (RedisError, OSError) as exc:
+            raise LeaseUnavailable("number the term of", exc) from exc
 
     async def owner(self) -> str | None:
         """The id of the process holding the lease now, if any."""

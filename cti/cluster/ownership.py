@@ -1,13 +1,15 @@
 """AMI ownership: read an Asterisk's AMI only while holding its lease, and take over when free.
 
 Every process runs one ``AmiOwnership``. It tries to take the lease every
-``lease_retry_seconds``; the one that gets it adopts the calls its predecessor left in the
-ledger, stores the finished calls its predecessor had not seen committed, and starts
-reading (the AMI client logs in and reads live channels and queues back, which settles
-the adopted calls). It renews every third of the term. When a renewal is refused, or the
-term runs out without one getting through (Redis away or slow), it stops reading at once:
-by the term's end as this process counts it, which is before Redis can give the lease to
-anyone else (see ``cti.cluster.lease``). Then it goes back to trying.
+``lease_retry_seconds``; the one that gets it draws the next term number (which tags what
+it relays to the other processes, ``cti.cluster.replica``), adopts the calls its
+predecessor left in the ledger, stores the finished calls its predecessor had not seen
+committed, and starts reading (the AMI client logs in and reads live channels and queues
+back, which settles the adopted calls). It renews every third of the term. When a
+renewal is refused, or the term runs out without one getting through (Redis away or
+slow), it stops reading at once: by the term's end as this process counts it, which is
+before Redis can give the lease to anyone else (see ``cti.cluster.lease``). Then it goes
+back to trying.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable
 
 from cti.bridge import AmiReader
 from cti.calls.service import CallService
-from cti.cluster.exceptions import LeaseUnavailable, LedgerUnavailable
+from cti.cluster.exceptions import LeaseLost, LeaseUnavailable, LedgerUnavailable
 from cti.cluster.lease import LeaseTimer, RedisLease, holder_id
 from cti.cluster.ledger import CallLedger, KeepingStore, LedgerKeys
 from cti.settings import Settings
@@ -67,6 +69,8 @@ class AmiOwnership:
         self.timer = LeaseTimer(ttl, margin=ttl / 10)
         self.owner = False
         """Whether this process holds the lease and reads AMI."""
+        self.term = 0
+        """The number of this process's current or last term as the owner (0: never owned)."""
         self.takeovers = 0
         """How many times this process took the lease."""
         self.losses = 0
@@ -140,10 +144,17 @@ class AmiOwnership:
             return
         try:
             await self._take_over()
-        except LedgerUnavailable as exc:
+        except (LedgerUnavailable, LeaseUnavailable) as exc:
             log.warning("%s; not reading AMI this time", exc, extra={"error_id": exc.error_id})
             await self._step_down()
             await self._give_back()
+            return
+        except LeaseLost:
+            log.warning(
+                "AMI lease lost while taking over: not reading AMI",
+                extra={"error_id": "cluster.lease_lost", "holder": self.holder},
+            )
+            await self._step_down()
             return
         await self._hold()
         await self._step_down()
@@ -171,9 +182,20 @@ class AmiOwnership:
         return taken
 
     async def _take_over(self) -> None:
-        """Adopt what the previous owner left, then start reading."""
-        self.owner = True
+        """Draw a term, adopt what the previous owner left, then start reading."""
         started = self.clock()
+        remaining = self.timer.remaining(started)
+        if not remaining:
+            raise LeaseLost()
+        try:
+            async with asyncio.timeout(remaining):
+                term = await self.lease.begin_term()
+        except TimeoutError as exc:
+            raise LeaseLost() from exc
+        if not term:
+            raise LeaseLost()
+        self.term = term
+        self.owner = True
         recovered = await self.ledger.recover()
         adopted = self.service.restart_tracking(recovered.live)
         for call in recovered.ended:
@@ -182,8 +204,9 @@ class AmiOwnership:
         await self.reader.start()
         self.takeovers += 1
         log.info(
-            "took the AMI lease: reading AMI (%d live calls adopted, %d finished calls to "
-            "store where missing, %.0f ms)",
+            "took the AMI lease: reading AMI (term %d, %d live calls adopted, %d finished calls "
+            "to store where missing, %.0f ms)",
+            self.term,
             adopted,
             len(recovered.ended),
             (self.clock() - started) * 1000,

@@ -51,6 +51,31 @@ log = logging.getLogger(__name__)
 MAX_SESSION_BUFFER = 8 * 1024 * 1024
 AUTH_TIMEOUT = 30.0
 TRUE_WORDS = frozenset({"yes", "true", "y", "t", "1", "on"})
+FALSE_WORDS = frozenset({"no", "false", "n", "f", "0", "off"})
+EVENT_CLASSES = {
+    "system": 1 << 0,
+    "call": 1 << 1,
+    "log": 1 << 2,
+    "verbose": 1 << 3,
+    "command": 1 << 4,
+    "agent": 1 << 5,
+    "user": 1 << 6,
+    "config": 1 << 7,
+    "dtmf": 1 << 8,
+    "reporting": 1 << 9,
+    "cdr": 1 << 10,
+    "dialplan": 1 << 11,
+    "originate": 1 << 12,
+    "agi": 1 << 13,
+    "cc": 1 << 15,
+    "aoc": 1 << 16,
+    "test": 1 << 17,
+    "security": 1 << 18,
+    "message": 1 << 30,
+}
+"""``perms[]`` of ``main/manager.c``: the event classes and their bits."""
+ALL_CLASSES = sum(EVENT_CLASSES.values())
+"""What the simulator's AMI user may read (``read = all``)."""
 DEFAULT_CALLERS = [(f"+7916{n:07d}", f"Caller {n}") for n in range(1000, 1100)]
 
 
@@ -61,9 +86,19 @@ class Session:
     writer: asyncio.StreamWriter
     number: int
     logged_in: bool = False
-    events: bool = True
+    send_events: int = ALL_CLASSES
+    """The event classes sent to this session (``Events`` on ``Login``, the ``Events`` action)."""
     username: str = ""
     challenge: str = ""
+
+    @property
+    def events(self) -> bool:
+        """Whether this session gets events at all (``Events: off`` clears every class)."""
+        return self.send_events != 0
+
+    def wants(self, category: int) -> bool:
+        """Whether an event of ``category`` goes to this session, as Asterisk decides it."""
+        return self.logged_in and self.send_events & category == category
 
     @property
     def peer(self) -> tuple[str, int]:
@@ -101,6 +136,37 @@ def _login_part(raw: bytes) -> int:
 
 def _true(value: str) -> bool:
     return value.strip().lower() in TRUE_WORDS
+
+
+def event_mask(value: str) -> int:
+    """An ``Events`` or ``EventMask`` value as Asterisk 22 reads it (``strings_to_mask``).
+
+    -1 when empty; a number is taken as the bits themselves; a false word (``off``) is 0,
+    a true word (``on``) every class; otherwise the classes named in a comma list
+    (``call,agent``; ``all`` is every class, an unknown name none).
+    """
+    if not value:
+        return -1
+    if all("0" <= char <= "9" for char in value):
+        return int(value)
+    if value.lower() in FALSE_WORDS:
+        return 0
+    if value.lower() in TRUE_WORDS:
+        return ALL_CLASSES
+    names = value.split(",")
+    if "all" in names:
+        return ALL_CLASSES
+    return sum(bit for name, bit in EVENT_CLASSES.items() if name in names)
+
+
+def event_class(data: bytes) -> int:
+    """The class bits of a rendered event, from its ``Privilege`` header (0 without one)."""
+    start = data.find(b"\r\nPrivilege: ")
+    if start < 0:
+        return 0
+    start += len(b"\r\nPrivilege: ")
+    names = data[start : data.find(b"\r\n", start)].decode().split(",")
+    return sum(EVENT_CLASSES.get(name, 0) for name in names)
 
 
 def _tv(epoch: float) -> str:
@@ -450,8 +516,9 @@ class PbxSimulator:
             return
         for listener in self.listeners:
             listener(data)
+        category = event_class(data)
         for session in self.sessions:
-            if session.logged_in and session.events:
+            if session.wants(category):
                 self._write(session, data)
 
     def _write(self, session: Session, data: bytes) -> None:
@@ -465,9 +532,10 @@ class PbxSimulator:
         session.writer.write(data)
 
     def send_raw(self, data: bytes) -> None:
-        """Write raw bytes to every logged-in client (garbage, oversize or partial frames)."""
+        """Write raw bytes to every client that takes events (garbage, oversize or partial
+        frames)."""
         for session in self.sessions:
-            if session.logged_in:
+            if session.logged_in and session.events:
                 self._write(session, data)
 
     async def replay(self, raw: bytes, *, chunk: int = 65536) -> None:
@@ -600,11 +668,11 @@ class PbxSimulator:
             return False
         session.logged_in = True
         session.username = action.get("Username", "")
-        events = action.get("Events", "")
-        session.events = not events or events.lower() not in ("off", "no", "false", "0")
+        mask = event_mask(action.get("Events", ""))
+        session.send_events = ALL_CLASSES if mask < 0 else ALL_CLASSES & mask
         self.sync()
         self._reply(session, render_success(aid, "Authentication accepted"))
-        if session.events:
+        if session.send_events & EVENT_CLASSES["system"]:
             uptime = str(max(0, int(self.pbx.now - self.pbx.booted)))
             reload = str(max(0, int(self.pbx.now - self.pbx.last_reload)))
             self._write(
@@ -646,15 +714,13 @@ class PbxSimulator:
         return action.get("Secret", "") == self.secret
 
     def _events(self, session: Session, action: dict[str, str], aid: str) -> None:
-        mask = action.get("EventMask", "").lower()
-        if mask in ("on", "all", "yes", "true", "1") or "," in mask:
-            session.events = True
-            self._reply(session, render_response("Success", aid, [("Events", "On")]))
-        elif mask in ("off", "no", "false", "0", "none"):
-            session.events = False
-            self._reply(session, render_response("Success", aid, [("Events", "Off")]))
-        else:
+        mask = event_mask(action.get("EventMask", ""))
+        if mask < 0:
             self._reply(session, render_error(aid, "Invalid event mask"))
+            return
+        session.send_events = ALL_CLASSES & mask
+        word = "On" if mask > 0 else "Off"
+        self._reply(session, render_response("Success", aid, [("Events", word)]))
 
     def _ping(self, session: Session, _: dict[str, str], aid: str) -> None:
         now = self.pbx.now

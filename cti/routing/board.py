@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from cti.routing.engine import Agent, AgentState
 
@@ -212,6 +213,45 @@ class AgentBoard:
                 member = self._members.setdefault(interface, _Member())
                 member.queues.add(msg.get("Queue", ""))
                 _read_member(member, msg)
+        for interface in self._profiles:
+            self._publish(interface)
+
+    def export(self) -> dict[str, Any]:
+        """What the board knows of Asterisk's side (not the profiles), JSON-ready.
+
+        For processes that do not read AMI: ``restore`` there gives the same agents,
+        waits and expected waits as here.
+        """
+        return {
+            "now": self._now,
+            "members": {
+                interface: {**asdict(member), "queues": sorted(member.queues)}
+                for interface, member in self._members.items()
+            },
+            "waiting": {queue: dict(callers) for queue, callers in self._waiting.items()},
+            "holdtime": dict(self._holdtime),
+            "finished": dict(self._finished),
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Replace what is known with another board's ``export``; every agent is published.
+
+        Raises:
+            KeyError, TypeError, ValueError: ``state`` is not an ``export``.
+        """
+        members = {
+            str(interface): _Member(**{**fields, "queues": set(fields["queues"])})
+            for interface, fields in state["members"].items()
+        }
+        waiting = {
+            str(queue): {str(caller): float(at) for caller, at in callers.items()}
+            for queue, callers in state["waiting"].items()
+        }
+        holdtime = {str(queue): int(value) for queue, value in state["holdtime"].items()}
+        finished = {str(queue): int(value) for queue, value in state["finished"].items()}
+        self._now = float(state["now"])
+        self._members, self._waiting = members, waiting
+        self._holdtime, self._finished = holdtime, finished
         for interface in self._profiles:
             self._publish(interface)
 

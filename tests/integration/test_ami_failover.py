@@ -1,7 +1,8 @@
 """Three server processes, one simulated Asterisk: kill the AMI reader mid-burst, lose no call.
 
-Real ``cti serve`` processes share a real Redis and a real PostgreSQL. Exactly one logs in
-to AMI; it is SIGKILLed while calls arrive and end; another takes over within 5 s, and
+Real ``cti serve`` processes share a real Redis and a real PostgreSQL. Exactly one reads
+AMI's events (each also keeps a session for actions, logged in with ``Events: off``); it
+is SIGKILLed while calls arrive and end; another takes over within 5 s, and
 every call the simulator completed has exactly one row. Then the new reader stops
 cleanly, and the third takes over at once instead of after the lease's term.
 """
@@ -92,12 +93,18 @@ class Server:
 
 
 def logged_in(sim: PbxSimulator) -> int:
-    return sum(1 for session in sim.sessions if session.logged_in)
+    """AMI sessions reading events now (the action-only ones get none)."""
+    return sum(1 for session in sim.sessions if session.logged_in and session.events)
 
 
 def sessions(sim: PbxSimulator) -> set[int]:
-    """The AMI sessions logged in now, by number (a new login gets a new number)."""
-    return {session.number for session in sim.sessions if session.logged_in}
+    """The event-reading AMI sessions now, by number (a new login gets a new number)."""
+    return {session.number for session in sim.sessions if session.logged_in and session.events}
+
+
+def quiet(sim: PbxSimulator) -> int:
+    """AMI sessions logged in with ``Events: off``, for actions only."""
+    return sum(1 for session in sim.sessions if session.logged_in and not session.events)
 
 
 async def until(condition: object, timeout: float, what: str) -> None:
@@ -120,7 +127,7 @@ def servers(count: int, env: dict[str, str], folder: Path) -> Iterator[list[Serv
 
 
 class Watch:
-    """Samples the simulator's AMI logins every few milliseconds while calls run."""
+    """Samples the simulator's event-reading AMI sessions every few milliseconds while calls run."""
 
     def __init__(self, sim: PbxSimulator) -> None:
         self.sim = sim
@@ -188,6 +195,7 @@ async def test_killing_the_ami_reader_mid_burst_loses_no_call(
     with servers(3, env, tmp_path) as processes:
         await asyncio.gather(*(server.ready() for server in processes))
         await until(lambda: logged_in(sim) == 1, 10, "one AMI login")
+        await until(lambda: quiet(sim) == 3, 10, "an action session per process")
         await asyncio.sleep(1.0)  # every process has had a go at the lease
         assert logged_in(sim) == 1
         by_pid = {server.pid: server for server in processes}
@@ -239,7 +247,7 @@ async def test_killing_the_ami_reader_mid_burst_loses_no_call(
             f"{len(linkedids & completed)}/{len(completed)} stored, {vanished} of them "
             "ended unseen during the takeover"
         )
-        assert watch.most == 1, "never more than one process reads AMI"
+        assert watch.most == 1, "never more than one process reads AMI's events"
         assert takeover < 5.0, f"takeover took {takeover:.2f} s"
         assert completed - linkedids == set(), f"calls lost: {sorted(completed - linkedids)}"
         assert rows == len(linkedids) == len(completed), "one row per call, nothing else"

@@ -18,7 +18,7 @@ from cti.ami.client import AmiClient
 from cti.bridge import AmiReader
 from cti.bus.memory import InProcessBus
 from cti.calls.service import CallService
-from cti.cluster.lease import RedisLease, lease_key
+from cti.cluster.lease import RedisLease, lease_key, term_key
 from cti.cluster.ledger import LedgerKeys
 from cti.cluster.ownership import AmiOwnership, ami_ownership, call_ledger
 from cti.pbxsim import PbxSimulator
@@ -90,6 +90,22 @@ async def test_only_the_holder_can_give_the_lease_back(redis_url: str) -> None:
     assert await one.release()
     assert await one.owner() is None
     assert await two.acquire()
+    await one.close()
+    await two.close()
+
+
+async def test_each_term_gets_a_higher_number_and_only_the_holder_draws_it(
+    redis_url: str,
+) -> None:
+    one, two = lease(redis_url, "one", ttl=5.0), lease(redis_url, "two", ttl=5.0)
+    assert one.term_key == term_key("127.0.0.1", 5038)
+    assert await one.acquire()
+    first = await one.begin_term()
+    assert await two.begin_term() == 0, "not the holder: no term"
+    assert await one.release() and await two.acquire()
+    second = await two.begin_term()
+    assert 0 < first < second
+    assert await one.begin_term() == 0
     await one.close()
     await two.close()
 

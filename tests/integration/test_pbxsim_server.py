@@ -20,6 +20,7 @@ from cti.bridge import run_bridge
 from cti.calls.service import CallService
 from cti.pbxsim import PbxSimulator
 from cti.pbxsim.engine import Shape
+from cti.pbxsim.server import ALL_CLASSES, EVENT_CLASSES, event_mask
 from cti.settings import AmiSettings
 from tests.conftest import capture_bytes
 from tests.integration.test_bridge import Recorder, wait_until
@@ -528,3 +529,98 @@ async def test_dialplan_reload_and_show_answer_as_asterisk_22(tmp_path: Path) ->
     assert "NoOp(two)" in reply["Output"], "a file Asterisk refuses leaves the old dialplan"
     await client.close()
     await sim.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "mask"),
+    [
+        ("", -1),
+        ("off", 0),
+        ("OFF", 0),
+        ("n", 0),
+        ("f", 0),
+        ("0", 0),
+        ("on", ALL_CLASSES),
+        ("Yes", ALL_CLASSES),
+        ("t", ALL_CLASSES),
+        ("1", EVENT_CLASSES["system"]),  # digits are the bits themselves, before "true"
+        ("34", EVENT_CLASSES["call"] | EVENT_CLASSES["agent"]),
+        ("call,agent", EVENT_CLASSES["call"] | EVENT_CLASSES["agent"]),
+        ("agent,all", ALL_CLASSES),
+        ("call, agent", EVENT_CLASSES["call"]),  # no trimming: " agent" names nothing
+        ("bogus", 0),
+    ],
+)
+def test_events_values_read_as_asterisk_22_reads_them(value: str, mask: int) -> None:
+    assert event_mask(value) == mask
+
+
+async def test_events_off_sends_nothing_but_replies_and_their_lists(sim: PbxSimulator) -> None:
+    """``Events: off``: no ``FullyBooted``, no ``SuccessfulAuth``, no call's events, while a
+    list action still brings its entries, which are part of the answer."""
+    quiet, agent_only = await RawAmi.connect(sim.port), await RawAmi.connect(sim.port)
+    login = await quiet.login(events="off")
+    assert login["Message"] == "Authentication accepted"
+    await agent_only.login(events="agent")
+    call = sim.place_call("abandoned", caller="+79035550102")
+    await wait_until(lambda: any(e for q in sim.pbx.queues.values() for e in q.entries))
+    status = await quiet.action(Action="QueueStatus", Queue="support")
+    assert [m.get("Event") for m in status[1:]][-1] == "QueueStatusComplete"
+    assert (await call).outcome == "abandoned"
+    heard = await agent_only.until(lambda m: m.get("Event") == "QueueCallerAbandon")
+    assert {m["Privilege"] for m in heard} == {"agent,all"}, "only the agent class"
+    (pong,) = await quiet.action(Action="Ping")
+    assert pong["Ping"] == "Pong"
+    assert quiet.inbox == []
+    with pytest.raises(TimeoutError):
+        await quiet.next(timeout=0.2)
+    (on,) = await quiet.action(Action="Events", EventMask="call")
+    (off,) = await quiet.action(Action="Events", EventMask="nothing-known")
+    (bad,) = await quiet.action(Action="Events", EventMask="")
+    assert (on["Events"], off["Events"], bad["Message"]) == ("On", "Off", "Invalid event mask")
+    for ami in (quiet, agent_only):
+        await ami.close()
+
+
+async def test_an_action_only_client_gets_its_replies_without_waiting_for_events(
+    sim: PbxSimulator,
+) -> None:
+    """``AmiClient(events=False)``: logs in with ``Events: off``; an ``Originate`` of a
+    phone into ``ChanSpy`` and a ``QueueAdd`` answer at once (no event to wait for), a
+    list action and a CLI command whole."""
+    reader = AmiClient(ami_settings(sim.port))
+    actions = AmiClient(ami_settings(sim.port), events=False)
+    tasks = [asyncio.create_task(reader.run()), asyncio.create_task(actions.run())]
+    try:
+        await wait_until(lambda: "connected" == reader.state == actions.state)
+        quiet = [s for s in sim.sessions if s.logged_in and not s.events]
+        assert len(quiet) == 1 and len(sim.sessions) == 2
+        async with asyncio.timeout(2):
+            spy = await actions.action(
+                "Originate",
+                Channel="PJSIP/1003",
+                Application="ChanSpy",
+                Data="PJSIP/1001-,qE",
+                Async="true",
+            )
+            added = await actions.action("QueueAdd", Queue="support", Interface="PJSIP/1009")
+            status = await actions.action("QueueStatus", Queue="support")
+            version = await actions.action("Command", Command="core show version")
+        assert isinstance(version, dict) and version["Output"].startswith("Asterisk 22.10.1")
+        assert isinstance(spy, dict) and spy["Message"] == "Originate successfully queued"
+        assert sim.pbx.applications[-1]["Data"] == "PJSIP/1001-,qE"
+        assert isinstance(added, dict) and added["Message"] == "Added interface to queue"
+        assert isinstance(status, list)
+        members = [m["Location"] for m in status if m.get("Event") == "QueueMember"]
+        assert "PJSIP/1009" in members
+        async with asyncio.timeout(2):  # the reading session answers as promptly
+            again = await reader.action("QueueAdd", Queue="sales", Interface="PJSIP/1009")
+        assert isinstance(again, dict) and again["Message"] == "Added interface to queue"
+        assert reader.stats.dropped_noise > 0, "the events went to the reading session"
+        assert actions.stats.events == actions.stats.dropped_noise == 0, "and none here"
+    finally:
+        await actions.close()
+        await reader.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

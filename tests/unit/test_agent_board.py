@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cti.ami.protocol import AmiFramer, parse_message
@@ -168,3 +170,33 @@ def test_a_read_back_gives_the_oldest_wait_and_the_expected_wait() -> None:
     b.on_event(connect, now=1010.0)
     assert b.outlook("sales") == Outlook(position=2, expected_wait=35)  # (3 * 30 + 50) >> 2
     assert b.outlook("billing") == Outlook(position=1, expected_wait=None)
+
+
+def test_a_board_restored_from_another_process_export_routes_the_same() -> None:
+    """The state another process follows (``cti.cluster.replica``): through JSON, the same
+    agents, waits and expected waits, and later events move both boards alike."""
+    b, seen = board()
+    framer = AmiFramer()
+    messages = [m for raw in framer.feed(capture_bytes("burst30")) if (m := parse_message(raw))]
+    half = len(messages) // 2
+    for now, msg in enumerate(messages[:half]):
+        b.on_event(msg, now=1795403700.0 + now)
+    done = {"Event": "AgentComplete", "Interface": "Local/agent1@agents", "TalkTime": "300"}
+    b.on_event({**done, "Queue": "sales", "Wrapuptime": "30"}, now=1795403900.0)
+    copy, copied = board()
+    copy.restore(json.loads(json.dumps(b.export())))
+    assert copied[-1] == seen[-1]
+    for now, msg in enumerate(messages[half:]):
+        b.on_event(msg, now=1795404000.0 + now)
+        copy.on_event(msg, now=1795404000.0 + now)
+        assert copied[-1] == seen[-1]
+    later = 1795405000.0
+    assert copy.oldest_waits(later) == b.oldest_waits(later)
+    assert copy.outlook("sales") == b.outlook("sales")
+    assert copy.holdtime("sales") == b.holdtime("sales") > 0
+
+
+def test_restoring_something_else_fails_loudly() -> None:
+    b, _ = board()
+    with pytest.raises((KeyError, TypeError)):
+        b.restore({"members": {"PJSIP/1001": {"queues": [], "colour": "red"}}})

@@ -212,6 +212,11 @@ def test_the_ami_user_is_locked_down() -> None:
     assert keys.index("deny") < keys.index("permit")
 
 
+def test_every_server_process_may_log_in_beside_the_event_reader() -> None:
+    """One session reads events, each process keeps one for actions (``Events: off``)."""
+    assert manager_user().get("allowmultiplelogin") == ["yes"]
+
+
 def test_server_events_cover_what_the_call_tracker_handles() -> None:
     assert CallTracker().handled_events <= SERVER_EVENTS
 
