@@ -35,6 +35,12 @@ class AmiSettings(BaseModel):
     max_message_bytes: int = Field(
         512 * 1024, ge=4096, description="Longer AMI messages are dropped and logged."
     )
+    lease: bool = Field(
+        True,
+        description="With CTI_REDIS_URL: take the AMI lease, so that one of several "
+        "processes reads AMI; false: this is the only process for this Asterisk, and it "
+        "reads AMI whatever Redis does.",
+    )
     lease_seconds: float = Field(
         3.0,
         ge=0.3,

@@ -16,9 +16,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from redis.exceptions import RedisError
 
 from cti.calls.model import CallEvent, CallEventType
 from cti.calls.tracker import interface_of
@@ -184,7 +186,7 @@ class PopService:
         message = messages.pop(call, stage, view, now, transferred_to=transferred_to)
         if remember:
             self._showing.setdefault(call["linkedid"], set()).add(user)
-        await self.state.save_pop(user, message)
+        await _keep(self.state.save_pop(user, message), call["linkedid"])
         await self.bus.publish(POP_TOPIC, {"agent": user, "message": message})
         self.shown += 1
 
@@ -209,7 +211,7 @@ class PopService:
 
     async def close(self, user: str, call_id: str) -> None:
         """Take a call off ``user``'s screen (after the wrap-up, or when it rang elsewhere)."""
-        await self.state.drop_pop(user, call_id)
+        await _keep(self.state.drop_pop(user, call_id), call_id)
         await self.bus.publish(CLOSE_TOPIC, {"agent": user, "message": messages.closed(call_id)})
 
     # -- agents -----------------------------------------------------------------------
@@ -266,3 +268,19 @@ class PopService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _keep(change: Awaitable[None], linkedid: str) -> None:
+    """Change the shared state; if Redis is away, say so and let the pop go out anyway.
+
+    The bus keeps it for the screens until Redis is back; only a screen that (re)connects
+    meanwhile starts without it.
+    """
+    try:
+        await change
+    except (RedisError, OSError) as exc:
+        log.warning(
+            "could not keep a pop in the shared state: %s",
+            exc,
+            extra={"error_id": "screenpop.state", "linkedid": linkedid},
+        )

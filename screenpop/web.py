@@ -20,6 +20,8 @@ from typing import Any, cast
 from fastapi import APIRouter, FastAPI, WebSocket
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from cti.api.context import ApiContext
@@ -39,7 +41,10 @@ RATE = 20.0
 """Client frames per second allowed on average (a burst of twice that is let through)."""
 
 UNAUTHENTICATED, FORBIDDEN, AUTH_TIMEOUT = 4401, 4403, 4408
-POLICY, TOO_BIG = 1008, 1009
+POLICY, TOO_BIG, UNAVAILABLE = 1008, 1009, 1011
+OUTAGE = (RedisError, SQLAlchemyError, OSError)
+"""What reading the user (database) or the shared screen state (Redis) raises while either
+is unreachable: the screen is told to come back later, not dropped with a traceback."""
 
 
 class Refused(Exception):
@@ -84,8 +89,11 @@ async def agent_socket(websocket: WebSocket) -> None:
         return
     connection = hub.connect(watched, websocket.send_text)
     try:
-        pops = await hub.state.pops(watched)
-        agent = await hub.state.agent(watched)
+        try:
+            pops = await hub.state.pops(watched)
+            agent = await hub.state.agent(watched)
+        except OUTAGE as exc:
+            raise _unavailable(exc) from exc
         if agent is None and watched in context.routing.agents:
             agent = dict(context.routing.agents[watched].view(time.time()))
         hello = messages.hello(_public(user), agent, pops)
@@ -116,7 +124,10 @@ async def wallboard_socket(websocket: WebSocket) -> None:
         return
     connection = hub.connect_wallboard(websocket.send_text)
     try:
-        picture = await hub.wallboard()
+        try:
+            picture = await hub.wallboard()
+        except OUTAGE as exc:
+            raise _unavailable(exc) from exc
         if picture is None:
             picture = {
                 "type": "wallboard",
@@ -151,12 +162,25 @@ async def _authenticate(websocket: WebSocket, context: ApiContext) -> tuple[User
         user = await user_for_token(context.sessionmaker, claims)
     except AuthError as exc:
         raise Refused(UNAUTHENTICATED, "auth.invalid", "Log in again.") from exc
+    except OUTAGE as exc:
+        raise _unavailable(exc) from exc
     watched = first.get("agent") or user.username
     if not isinstance(watched, str) or len(watched) > 64:
         raise Refused(POLICY, "auth.agent", "'agent' is a username.")
     if watched != user.username and user.role < Role.SUPERVISOR:
         raise Refused(FORBIDDEN, "auth.forbidden", "Only a supervisor may watch another agent.")
     return user, watched, claims.expires_at.timestamp()
+
+
+def _unavailable(exc: BaseException) -> Refused:
+    """The refusal of a screen whose start needs the database or Redis while it is away."""
+    log.warning(
+        "a screen could not start: %s: %s",
+        type(exc).__name__,
+        exc,
+        extra={"error_id": "screen.unavailable"},
+    )
+    return Refused(UNAVAILABLE, "unavailable", "The server cannot reach its storage: try again.")
 
 
 async def _serve(websocket: WebSocket, connection: Connection, hub: Hub, expires_at: float) -> None:

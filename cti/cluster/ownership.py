@@ -272,9 +272,10 @@ class AmiOwnership:
 
 
 def call_ledger(settings: Settings) -> CallLedger | None:
-    """The call ledger when processes share AMI through Redis (Redis set, AMI enabled)."""
+    """The call ledger when processes share AMI through Redis (Redis set, AMI enabled, the
+    lease on)."""
     ami = settings.ami
-    if settings.redis.url is None or not ami.enabled:
+    if settings.redis.url is None or not ami.enabled or not ami.lease:
         return None
     return CallLedger(
         settings.redis.url,

@@ -64,9 +64,10 @@ def cluster_peers(
     reader: AmiReader | None,
     ownership: AmiOwnership | None,
 ) -> Peers | None:
-    """This process's actions and relay when several share Redis; ``None`` without Redis."""
+    """This process's actions and relay when several share Redis; ``None`` without Redis,
+    or when this process is the only one (``CTI_AMI_LEASE=false``)."""
     url = settings.redis.url
-    if url is None:
+    if url is None or not settings.ami.lease:
         return None
     ami = settings.ami
     lease: RedisLease | None = None
