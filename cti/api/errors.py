@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from cti.auth.exceptions import (
@@ -82,6 +84,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RoutingError, _invalid_rules)  # type: ignore[arg-type]
     app.add_exception_handler(ContactNotFound, _no_contact)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    for outage in STORAGE_OUTAGES:
+        app.add_exception_handler(outage, _storage_away)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -126,6 +130,33 @@ async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
     error_id = HTTP_IDS.get(exc.status_code, f"http.{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else "Request failed."
     return error_response(exc.status_code, error_id, message, dict(exc.headers or {}))
+
+
+STORAGE_OUTAGES: tuple[type[Exception], ...] = (OperationalError, InterfaceError, ConnectionError)
+"""What reaching the database raises while it is away: SQLAlchemy's wrappers, and the
+socket errors asyncpg lets through on connect (refused, reset)."""
+_outage_logged = 0.0
+
+
+async def _storage_away(request: Request, exc: Exception) -> JSONResponse:
+    """The database is away: a 503 the client may retry, logged at most once a minute."""
+    global _outage_logged
+    now = time.monotonic()
+    if now - _outage_logged > 60:
+        _outage_logged = now
+        log.warning(
+            "database unreachable on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc.__cause__ or exc).__name__,
+            extra={"error_id": "storage.unavailable"},
+        )
+    return error_response(
+        503,
+        "storage.unavailable",
+        "The database cannot be reached right now; try again shortly.",
+        {"Retry-After": "5"},
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

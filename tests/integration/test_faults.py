@@ -486,6 +486,11 @@ async def test_the_database_away_for_ten_seconds_loses_and_doubles_nothing(
             turned_away = await api.post("/webhooks/sms", content=raw, headers=headers)
             assert turned_away.status_code == 503, turned_away.text
             assert turned_away.json()["error"]["id"] == "storage.unavailable"
+            assert turned_away.headers["Retry-After"] == "5"
+            listing = await api.get("/api/calls/recent")  # the user is read from the database
+            assert listing.status_code == 503, listing.text
+            assert listing.json()["error"]["id"] == "storage.unavailable"
+            assert listing.headers["Retry-After"] == "5"
             finished = [await ending, *[await call for call in during]]
             assert [call.outcome for call in finished] == ["answered"] * 3
             await wait_until(lambda: alice.stages(finished[0].linkedid)[-1:] == ["ended"])
