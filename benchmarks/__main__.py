@@ -20,6 +20,7 @@ MODULES = (
     "messages",
     "wallboard",
     "reports",
+    "production",
 )
 """The benchmarks ``python -m benchmarks`` runs, in this order. Add a module here once it
 exposes ``run(quick: bool) -> list[Row]``; until then it runs only when named."""

@@ -163,7 +163,10 @@ class PopService:
     async def _ended(self, call: dict[str, Any]) -> None:
         linkedid = call["linkedid"]
         talked = self._talked.pop(linkedid, set())
-        for user in sorted(self._showing.pop(linkedid, set())):
+        showing = self._showing.pop(linkedid, None)
+        if showing is None:  # adopted from a process that read AMI before this one
+            showing, talked = self._seen_by(call)
+        for user in sorted(showing):
             if user in talked:
                 await self._show(user, call, "ended", remember=False)
             else:
@@ -171,6 +174,14 @@ class PopService:
         view = self._views.pop(linkedid, None)
         if view is not None and not view.done():
             view.cancel()
+
+    def _seen_by(self, call: dict[str, Any]) -> tuple[set[str], set[str]]:
+        """Whose screens a call adopted at a takeover is on, and who talked: from the call
+        itself (the agents it rang, the one who answered), as another process showed it."""
+        agent = self.username_of(str(call.get("agent") or ""))
+        talked = {agent} if agent and call.get("answered_at") else set()
+        rung = {self.username_of(str(r.get("interface") or "")) for r in call.get("rings") or []}
+        return {user for user in rung | talked if user}, talked
 
     async def _show(
         self,

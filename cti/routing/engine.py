@@ -142,7 +142,8 @@ class Router:
                 r for r in ordered if r.when.reason is None or reason in r.when.reason
             ]
         self._agents: dict[str, Agent] = {}
-        self._by_skill: dict[str, list[Agent]] = {}
+        self._by_skill: dict[str, dict[str, Agent]] = {}
+        """Per skill, its agents by username, in the order they were last known."""
         for agent in agents:
             self.add_agent(agent)
 
@@ -151,10 +152,10 @@ class Router:
         old = self._agents.get(agent.username)
         if old is not None:
             for skill in old.skills:
-                self._by_skill[skill].remove(old)
+                del self._by_skill[skill][old.username]  # not a scan: every change is one
         self._agents[agent.username] = agent
         for skill in agent.skills:
-            self._by_skill.setdefault(skill, []).append(agent)
+            self._by_skill.setdefault(skill, {})[agent.username] = agent
 
     def agent(self, username: str) -> Agent | None:
         return self._agents.get(username)
@@ -211,7 +212,7 @@ class Router:
         skill, level = target.skill, target.min_level
         free = [
             a
-            for a in self._by_skill.get(skill, ())
+            for a in self._by_skill.get(skill, {}).values()
             if a.state is AgentState.AVAILABLE
             and a.wrap_until <= now
             and a.skills[skill] >= level

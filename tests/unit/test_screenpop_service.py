@@ -94,3 +94,19 @@ async def test_a_ring_nobody_answered_leaves_no_card() -> None:
     )
     assert bus.sent == [("pop", "alice", "ringing"), ("close", "alice", "pop.closed")]
     assert await state.pops("alice") == []
+
+
+async def test_a_call_adopted_at_a_takeover_ends_on_the_screens_the_old_reader_used() -> None:
+    """A process that took AMI over knows nothing of who saw the call: the call says."""
+    call = {
+        "linkedid": "1.1",
+        "caller_num": None,
+        "queue": "sales",
+        "started_at": 1.0,
+        "agent": "PJSIP/1002",
+        "answered_at": 3.0,
+        "rings": [{"interface": "PJSIP/1001"}, {"interface": "PJSIP/1002"}],
+    }
+    bus, state = await run(CallEvent(CallEventType.ENDED, 9.0, call, {}))
+    assert bus.sent == [("close", "alice", "pop.closed"), ("pop", "bob", "ended")]
+    assert [p["call"]["stage"] for p in await state.pops("bob")] == ["ended"]
