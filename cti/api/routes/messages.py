@@ -33,9 +33,7 @@ async def _take(context: Any, sms: InboundSms) -> dict[str, Any] | Response:
             type(exc).__name__,
             extra={"error_id": "sms.store"},
         )
-        return error_response(
-            503, "storage.unavailable", "Try again later.", {"Retry-After": "5"}
-        )
+        return error_response(503, "storage.unavailable", "Try again later.", {"Retry-After": "5"})
     return {
         "message_id": received.message_id,
         "contact_id": received.contact_id,
