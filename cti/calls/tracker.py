@@ -522,6 +522,7 @@ class CallTracker:
     ) -> list[CallEvent]:
         application = msg.get("Application", "")
         bridge = msg.get("BridgeId", "")
+        events: list[CallEvent] = []
         if entry is not None and call.queued_at is None:
             wait = _seconds(entry.get("Wait")) or 0.0
             call.queue = entry.get("Queue")
@@ -529,16 +530,18 @@ class CallTracker:
             call.queue_position = int(position) if position.isdigit() else None
             call.queued_at = now - wait
             call.stage = CallStage.QUEUED
-            return [self._event(CallEventType.QUEUED, call, now)]
+            events.append(self._event(CallEventType.QUEUED, call, now))
+        # QueueStatus is read before CoreShowChannels: a caller still listed as waiting
+        # may have been answered in between, and the channel's bridge is the newer word.
         if application not in {"Queue", "Dial"} or not bridge or call.answered_at is not None:
-            return []
+            return events
         peers = [
             other
             for uid, other in live.items()
             if uid != msg.get("Uniqueid") and other.get("BridgeId") == bridge
         ]
         if not peers:
-            return []
+            return events
         agent = interface_of(peers[0].get("Channel", ""))
         if application == "Queue":
             call.queue = msg.get("ApplicationData", "").split(",")[0] or call.queue
@@ -546,7 +549,7 @@ class CallTracker:
             interface=agent, member_name=None, queue=call.queue, channel=None, started_at=now
         )
         call.rings.append(ring)
-        return self._answer(call, ring, now, None)
+        return events + self._answer(call, ring, now, None)
 
     # -- output -------------------------------------------------------------------------
 

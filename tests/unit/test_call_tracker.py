@@ -255,3 +255,43 @@ def test_attended_transfer_is_recorded_with_asterisk_22_headers() -> None:
         "result": "Success",
         "to": "PJSIP/1002-0000000d",
     }
+
+
+def test_reconcile_believes_the_bridge_over_a_queue_entry_read_just_before() -> None:
+    """``QueueStatus`` is answered before ``CoreShowChannels``: a caller answered between
+    the two is still listed as waiting, but already bridged to the agent."""
+    tracker = CallTracker()
+    tracker.handle(chan("Newchannel", TRUNK, "100.1"), 0.0)
+    live = [
+        chan(
+            "CoreShowChannel",
+            TRUNK,
+            "100.1",
+            Application="Queue",
+            ApplicationData="sales,,,,60",
+            BridgeId="b1",
+            Duration="00:00:20",
+        ),
+        chan(
+            "CoreShowChannel",
+            AGENT,
+            "100.2",
+            Application="AppQueue",
+            ApplicationData="(Outgoing Line)",
+            BridgeId="b1",
+            Duration="00:00:01",
+        ),
+    ]
+    entries = [
+        {
+            "Event": "QueueEntry",
+            "Queue": "sales",
+            "Position": "1",
+            "Uniqueid": "100.1",
+            "Wait": "19",
+        }
+    ]
+    events = tracker.reconcile(live, entries, 20.0)
+    assert kinds(events)[-2:] == ["call.queued", "call.answered"]
+    call = tracker.calls["100.1"]
+    assert (call.agent, call.queue, call.stage.value) == ("PJSIP/1001", "sales", "talking")
