@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import statistics
 from dataclasses import dataclass
 
 import psutil
+
+POSTGRES = os.environ.get("CTI_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+"""The PostgreSQL server benchmarks keep their data sets in (``CTI_BENCH_POSTGRES``)."""
+
+
+def postgres_database(name: str) -> str:
+    """The address of the benchmark database ``name``, created when missing (kept between
+    runs: building a data set takes minutes)."""
+    import asyncpg
+
+    async def create() -> None:
+        conn = await asyncpg.connect(f"{POSTGRES}/postgres")
+        try:
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            if not exists:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return f"{POSTGRES}/{name}"
 
 
 @dataclass(frozen=True, slots=True)

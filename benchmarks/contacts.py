@@ -15,7 +15,6 @@ unindexed ``LIKE '%digits'`` over the identities, and build the dossier after th
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from benchmarks.common import Row, p99_ms
+from benchmarks.common import Row, p99_ms, postgres_database
 from cti.contacts.dossier import build_dossier_service
 from cti.contacts.generate import generate, phone_of
 from cti.contacts.identify import MatchLevel, identify
@@ -33,7 +32,6 @@ from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
 from cti.store.migrate import upgrade
 
 FULL, QUICK = 1_000_000, 50_000
-POSTGRES = os.environ.get("CTI_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 NAIVE_LOOKUP = text(
     "SELECT c.id, c.display_name, i.value FROM contact_identities i "
     "JOIN contacts c ON c.id = i.contact_id "
@@ -74,21 +72,7 @@ async def _ensure(url: str, scale: int) -> None:
 
 
 def _postgres_url(scale: int) -> str:
-    import asyncpg
-
-    name = f"cti_bench_contacts_{scale}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(f"{POSTGRES}/postgres")
-        try:
-            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-            if not exists:
-                await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    return f"{POSTGRES}/{name}"
+    return postgres_database(f"cti_bench_contacts_{scale}")
 
 
 async def _timed(samples: int, step: Callable[[int], Awaitable[object]]) -> list[float]:

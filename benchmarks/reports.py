@@ -27,7 +27,6 @@ without the database doing the grouping (pandas is not a dependency).
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import sys
 import time
@@ -39,7 +38,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import select, text
 
-from benchmarks.common import Row
+from benchmarks.common import Row, postgres_database
 from benchmarks.reports_data import DAY, generate
 from cti.api.app import create_api
 from cti.auth.model import Role
@@ -54,7 +53,6 @@ from cti.store.migrate import upgrade
 from cti.store.models import CallRecord, CsatSurvey, MessageRecord, UserRecord
 
 FULL, QUICK = 1_000_000, 50_000
-POSTGRES = os.environ.get("CTI_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 DATE = DAY.date().isoformat()
 SUPERVISOR, PASSWORD = "bench-supervisor", "bench-supervisor-password"
 TARGET_SECONDS = 2.0
@@ -99,21 +97,7 @@ async def _ensure(url: str, scale: int) -> None:
 
 
 def _postgres_url(scale: int) -> str:
-    import asyncpg
-
-    name = f"cti_bench_reports_{scale}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(f"{POSTGRES}/postgres")
-        try:
-            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-            if not exists:
-                await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    return f"{POSTGRES}/{name}"
+    return postgres_database(f"cti_bench_reports_{scale}")
 
 
 async def _mark_stale(sessionmaker: Sessionmaker, slots: range) -> None:
