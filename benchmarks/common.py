@@ -6,6 +6,9 @@ import asyncio
 import os
 import platform
 import statistics
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
@@ -30,6 +33,46 @@ def postgres_database(name: str) -> str:
 
     asyncio.run(create())
     return f"{POSTGRES}/{name}"
+
+
+async def ensure_data_set(
+    url: str,
+    table: str,
+    scale: int,
+    generate: Callable[..., object],
+    what: str,
+    every: int = 100_000,
+) -> None:
+    """Migrate ``url`` and fill it with ``generate(url, scale, progress=...)`` unless
+    ``table`` already holds ``scale`` rows (a data set is built once and kept)."""
+    from sqlalchemy import text
+
+    from cti.store.db import create_engine
+    from cti.store.migrate import upgrade
+
+    await upgrade(url)
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            count = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+    finally:
+        await engine.dispose()
+    if count == scale:
+        return
+    if count:
+        raise SystemExit(f"{url} holds {count} rows in {table}, not {scale}: drop it first")
+    print(f"  generating {what} into {url} …", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if n and (done % every < n or done == scale):
+            print(f"    {done:,} / {scale:,}", file=sys.stderr, flush=True)
+
+    await asyncio.to_thread(generate, url, scale, progress=tick)
+    print(f"  generated in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy import text
 
-from benchmarks.common import Row, p99_ms, postgres_database
+from benchmarks.common import Row, ensure_data_set, p99_ms, postgres_database
 from cti.contacts.dossier import build_dossier_service
 from cti.contacts.generate import generate, phone_of
 from cti.contacts.identify import MatchLevel, identify
 from cti.settings import DatabaseSettings, Settings
 from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
-from cti.store.migrate import upgrade
 
 FULL, QUICK = 1_000_000, 50_000
 NAIVE_LOOKUP = text(
@@ -46,29 +44,7 @@ def trunk_format(e164: str) -> str:
 
 
 async def _ensure(url: str, scale: int) -> None:
-    await upgrade(url)
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            count = (await conn.execute(text("SELECT count(*) FROM contacts"))).scalar_one()
-    finally:
-        await engine.dispose()
-    if count == scale:
-        return
-    if count:
-        raise SystemExit(f"{url} holds {count} contacts, not {scale}: drop it first")
-    print(f"  generating {scale:,} contacts into {url} …", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    done = 0
-
-    def tick(n: int) -> None:
-        nonlocal done
-        done += n
-        if done % 100_000 < n or done == scale:
-            print(f"    {done:,} / {scale:,}", file=sys.stderr, flush=True)
-
-    await asyncio.to_thread(generate, url, scale, progress=tick)
-    print(f"  generated in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    await ensure_data_set(url, "contacts", scale, generate, f"{scale:,} contacts", every=100_000)
 
 
 def _postgres_url(scale: int) -> str:

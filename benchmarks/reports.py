@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -38,7 +37,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import select, text
 
-from benchmarks.common import Row, postgres_database
+from benchmarks.common import Row, ensure_data_set, postgres_database
 from benchmarks.reports_data import DAY, generate
 from cti.api.app import create_api
 from cti.auth.model import Role
@@ -49,7 +48,6 @@ from cti.reports.figures import AgentTally, CallTally, missed_rings, tally_call
 from cti.reports.period import ReportRange, day_range
 from cti.settings import Settings
 from cti.store.db import Sessionmaker, create_engine, create_sessionmaker
-from cti.store.migrate import upgrade
 from cti.store.models import CallRecord, CsatSurvey, MessageRecord, UserRecord
 
 FULL, QUICK = 1_000_000, 50_000
@@ -71,29 +69,7 @@ class _NoLiveCalls:
 
 
 async def _ensure(url: str, scale: int) -> None:
-    await upgrade(url)
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            count = (await conn.execute(text("SELECT count(*) FROM calls"))).scalar_one()
-    finally:
-        await engine.dispose()
-    if count == scale:
-        return
-    if count:
-        raise SystemExit(f"{url} holds {count} calls, not {scale}: drop it first")
-    print(f"  generating a day of {scale:,} calls into {url} …", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    done = 0
-
-    def tick(n: int) -> None:
-        nonlocal done
-        done += n
-        if n and (done % 200_000 < n or done == scale):
-            print(f"    {done:,} / {scale:,}", file=sys.stderr, flush=True)
-
-    await asyncio.to_thread(generate, url, scale, progress=tick)
-    print(f"  generated in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    await ensure_data_set(url, "calls", scale, generate, f"a day of {scale:,} calls", every=200_000)
 
 
 def _postgres_url(scale: int) -> str:
