@@ -24,9 +24,9 @@ from typing import Any
 from panoramisk import fast_agi
 
 from benchmarks.common import Row, p99_ms
-from cti.app import freeze_startup_heap
 from cti.contacts.dossier import build_dossier_service
 from cti.demo import seed_contacts
+from cti.heap import HeapKeeper
 from cti.routing.service import RoutingService
 from cti.settings import Settings
 from cti.store.db import create_engine, create_sessionmaker
@@ -110,7 +110,7 @@ def asterisk_process(port: int, sessions: int, rounds: int, out: Connection) -> 
 
 async def serve_and_drive(start: Any, sessions: int, rounds: int) -> list[float]:
     port, stop = await start()
-    freeze_startup_heap()  # as the server does once started; the same for every variant
+    HeapKeeper().complete()  # as the server does once started; the same for every variant
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=asterisk_process, args=(port, sessions, rounds, sender))

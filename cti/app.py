@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from cti.calls.service import CallService
 from cti.cluster.ownership import AmiOwnership, ami_ownership, call_ledger
 from cti.cluster.peers import Peers, cluster_peers
 from cti.contacts.dossier import DossierService, build_dossier_service
+from cti.heap import HeapKeeper
 from cti.messaging.assign import ConversationAssigner
 from cti.messaging.imap import ImapPoller
 from cti.messaging.service import MessagingService, messaging_service
@@ -86,6 +86,8 @@ class Runtime:
     """With Redis: reads AMI only while this process holds the AMI lease (``cti.cluster``)."""
     peers: Peers | None = None
     """With Redis: AMI actions from this process, and the reader's agent board followed."""
+    heap: HeapKeeper = field(default_factory=HeapKeeper)
+    """Keeps full garbage collections short (``cti.heap``)."""
     on_start: list[Hook] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -122,7 +124,7 @@ class Runtime:
             await self.reader.start()
         else:
             log.info("AMI is left to another process (CTI_AMI_ENABLED=false)")
-        freeze_startup_heap()
+        self.heap.start()
 
     async def stop(self) -> None:
         """Stop taking events, write every finished call, then close."""
@@ -157,7 +159,7 @@ class Runtime:
         await self.pops.state.close()
         await self.bus.close()
         await self.engine.dispose()
-        gc.unfreeze()  # what start-up kept out of collections may now be collected
+        await self.heap.stop()
 
     async def _start_speech(self) -> None:
         """Load the Vosk model once (off the loop) and listen for AudioSocket; or keys only."""
@@ -178,17 +180,6 @@ class Runtime:
         )
         await self.speech.start()
         self.ivr.speech = self.speech
-
-
-def freeze_startup_heap() -> None:
-    """Keep what start-up built (modules, models, settings) out of later garbage collections.
-
-    The server imports FastAPI, SQLAlchemy, pydantic and Vosk: hundreds of thousands of
-    long-lived objects that every full collection would walk again, stalling the event
-    loop for tens of milliseconds in the middle of a call. Measured in benchmarks/agi.py.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -273,6 +264,7 @@ def build_runtime(settings: Settings) -> Runtime:
         reader=reader,
         ownership=ownership,
         peers=peers,
+        heap=HeapKeeper(complete_every=settings.gc_complete_seconds),
     )
 
 
@@ -413,6 +405,18 @@ def runtime_metrics(runtime: Runtime) -> list[Metric]:
             runtime.ownership.losses if runtime.ownership is not None else 0,
         ),
         *cluster_metrics(runtime.peers),
+        Metric(
+            "cti_gc_full_frozen_total",
+            counter,
+            "Full garbage collections whose survivors were frozen (cti.heap)",
+            runtime.heap.collections,
+        ),
+        Metric(
+            "cti_gc_complete_total",
+            counter,
+            "Complete garbage collections over the whole heap (cti.heap)",
+            runtime.heap.completes,
+        ),
         Metric("cti_ami_frames_total", counter, "AMI messages received", ami.frames),
         Metric(
             "cti_ami_events_total", counter, "AMI events delivered to call tracking", ami.events

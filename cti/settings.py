@@ -314,6 +314,12 @@ class Settings(BaseSettings):
     )
     demo: bool = Field(False, description="Demo mode: demo secrets allowed, simulated PBX.")
     data_dir: Path = Field(Path("var"), description="Folder for the SQLite file and caches.")
+    gc_complete_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="Most seconds between complete garbage collections (cti.heap); the "
+        "full collections in between walk only what is new.",
+    )
 
     @model_validator(mode="after")
     def _demo_defaults(self) -> Settings:
