@@ -20,6 +20,7 @@ MODULES = (
     "messages",
     "wallboard",
     "reports",
+    "callbacks",
     "production",
 )
 """The benchmarks ``python -m benchmarks`` runs, in this order. Add a module here once it

@@ -14,9 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.ami.client import AmiClient, Snapshot
 from cti.api.app import create_api
+from cti.api.context import LocalCalls
 from cti.bridge import AmiReader, SnapshotWatcher
 from cti.bus.base import EventBus
 from cti.bus.factory import create_bus
+from cti.callbacks.dialer import EVENTS as OUTBOUND_EVENTS
+from cti.callbacks.service import OutboundService
 from cti.calls.model import CallStage
 from cti.calls.service import CallService
 from cti.cluster.ownership import AmiOwnership, ami_ownership, call_ledger
@@ -41,7 +44,8 @@ from cti.store.rulesets import RuleSetStore
 from cti.supervision.alerts import AlertRules
 from cti.supervision.service import EVENTS as WALLBOARD_EVENTS
 from cti.supervision.service import WallboardService
-from ivr.agi.server import AgiServer
+from ivr.agi.server import AgiServer, Handler
+from ivr.callback import CallbackIvr
 from ivr.caller import CallerIvr
 from ivr.flow import load_flow
 from ivr.prompts import NameGreeter
@@ -85,6 +89,8 @@ class Runtime:
     ownership: AmiOwnership | None = None
     """With Redis: reads AMI only while this process holds the AMI lease (``cti.cluster``)."""
     peers: Peers | None = None
+    outbound: OutboundService | None = None
+    """Click-to-call and call-backs; its scheduler acts only while this process reads AMI."""
     """With Redis: AMI actions from this process, and the reader's agent board followed."""
     heap: HeapKeeper = field(default_factory=HeapKeeper)
     """Keeps full garbage collections short (``cti.heap``)."""
@@ -117,6 +123,8 @@ class Runtime:
             self.tasks.append(asyncio.create_task(rollup, name="report-rollups"))
         if self.peers is not None:
             await self.peers.start()
+        if self.outbound is not None:
+            await self.outbound.start()
         if self.ownership is not None:
             await self.ownership.start()
             log.info("AMI is read by the process holding the AMI lease in Redis")
@@ -141,6 +149,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.direct.aclose()
+        if self.outbound is not None:
+            await self.outbound.aclose()
         await self.wallboard.aclose()
         await self.pops.aclose()
         if self.mail is not None:
@@ -191,7 +201,9 @@ def build_runtime(settings: Settings) -> Runtime:
     writer = CallWriter(ledger.journaled_store(repository) if ledger else repository)
     bus = create_bus(settings.redis.url)
     service = CallService(bus, ledger.sink(writer) if ledger else writer)
-    wanted = service.handled_events | MEMBER_EVENTS | CALLER_EVENTS | WALLBOARD_EVENTS
+    wanted = (
+        service.handled_events | MEMBER_EVENTS | CALLER_EVENTS | WALLBOARD_EVENTS | OUTBOUND_EVENTS
+    )
     ami = AmiClient(settings.ami, wanted=wanted)
     dossiers = build_dossier_service(settings, sessionmaker)
     greeter = NameGreeter(settings.ivr.sounds) if settings.ivr.tts else None
@@ -203,7 +215,18 @@ def build_runtime(settings: Settings) -> Runtime:
         listen_timeout=settings.speech.timeout,
         routing=routing,
     )
-    agi = AgiServer({"ivr": ivr}, host=settings.agi.host, port=settings.agi.port)
+    outbound = OutboundService(
+        settings,
+        sessionmaker,
+        ami,
+        routing.board,
+        RuleSetStore(sessionmaker),
+        bus,
+        username_of=routing.username_of,
+    )
+    ivr.callbacks = outbound
+    scripts: dict[str, Handler] = {"ivr": ivr, "callback": CallbackIvr(outbound)}
+    agi = AgiServer(scripts, host=settings.agi.host, port=settings.agi.port)
     messaging = messaging_service(settings, sessionmaker, bus)
     pop_state = create_pop_state(settings.redis.url)
     pops = PopService(bus, pop_state, dossiers, routing.username_of)
@@ -221,18 +244,26 @@ def build_runtime(settings: Settings) -> Runtime:
     routing.watchers.append(pops.on_agent)
     routing.watchers.append(wallboard.on_agent)
     direct = DirectRouter(ami, routing, dossiers)
+    service.listeners.append(outbound.on_call_event)
     reader = AmiReader(
         ami,
         service,
         routing.board,
-        watchers=[direct.on_event, wallboard.on_event],
+        watchers=[direct.on_event, wallboard.on_event, outbound.watch.on_event],
         snapshot_watchers=[wallboard_snapshot(wallboard)],
         companions=[wallboard],
     )
     ownership = ami_ownership(settings, ledger, reader, service, repository) if ledger else None
-    peers = cluster_peers(settings, bus, routing.board, reader, ownership)
+    peers = cluster_peers(
+        settings, bus, routing.board, reader, ownership, tracker=service, store=repository
+    )
     if peers is not None:
         pops.leads = peers.reading  # the others' boards follow the reader's: it tells screens
+    if peers is not None:  # AMI actions on this process's own session; call-backs while reading
+        outbound.ami = peers.actions
+        outbound.reading = peers.reading
+    else:
+        outbound.reading = lambda: reader.reading
     return Runtime(
         settings=settings,
         bus=bus,
@@ -264,6 +295,7 @@ def build_runtime(settings: Settings) -> Runtime:
         reader=reader,
         ownership=ownership,
         peers=peers,
+        outbound=outbound,
         heap=HeapKeeper(complete_every=settings.gc_complete_seconds),
     )
 
@@ -315,13 +347,18 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app = create_api(
         settings=settings,
         sessionmaker=runtime.sessionmaker,
-        live_calls=runtime.service,
+        live_calls=(
+            runtime.peers.calls
+            if runtime.peers is not None and runtime.peers.calls is not None
+            else LocalCalls(runtime.service)
+        ),
         lifespan=lifespan,
         dossiers=runtime.dossiers,
         routing_service=runtime.routing,
         ami=runtime.peers.actions if runtime.peers and runtime.peers.actions else runtime.ami,
         screens=runtime.pops,
         messaging=runtime.messaging,
+        outbound=runtime.outbound,
     )
     mount_screenpop(app, runtime.hub)
     app.state.runtime = runtime

@@ -117,6 +117,28 @@ class ContactSettings(BaseModel):
     )
 
 
+class OutboundSettings(BaseModel):
+    """Click-to-call and call-backs (``cti.callbacks``; dialplans/outbound.conf)."""
+
+    context: str = Field(
+        "cti-outbound",
+        pattern=r"^[A-Za-z0-9_-]{1,79}$",
+        description="Dialplan context an agent's answered phone dials the customer from.",
+    )
+    caller_id: str = Field(
+        "", max_length=32, description="Number customers see on outbound calls (else the trunk's)."
+    )
+    caller_name: str = Field("", max_length=64, description="Name customers see on outbound calls.")
+    blocked_prefixes: list[str] = Field(
+        [],
+        description='E.164 prefixes never dialled, e.g. ["+7809", "+882"] (premium rate, '
+        "satellite).",
+    )
+    tick_seconds: float = Field(
+        0.5, gt=0, le=10, description="How often the call-back scheduler looks for a free agent."
+    )
+
+
 class SmsSettings(BaseModel):
     """SMS: the provider replies go through, and the webhooks that bring messages in."""
 
@@ -295,6 +317,7 @@ class Settings(BaseSettings):
     contacts: ContactSettings = Field(default_factory=ContactSettings)
     crm: CrmSettings = Field(default_factory=CrmSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
+    outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     csat: CsatSettings = Field(default_factory=CsatSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)

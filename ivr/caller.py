@@ -9,6 +9,10 @@ One FastAGI session per call::
     menu            one short list of reasons, by key or, where a speech model is
                     loaded, by voice; silence or a wrong key: one retry, then a person
     order status    read out by Asterisk (SAY DIGITS); 0: a person; else goodbye
+    long wait       when the queue's expected wait passes the call-back rules' threshold
+                    and no agent is free: "press 1 (or say so) to be called back"; 1:
+                    the call-back is owed at this moment's place in line, the caller
+                    is thanked and let go (``CTI_IVR_RESULT=callback``)
 
 It always ends by setting ``CTI_QUEUE``, ``CTI_REASON``, ``CTI_CONTACT_ID``,
 ``CTI_AGENT`` and ``CTI_IVR_PATH`` for the dialplan (even after the caller hung up, so
@@ -20,17 +24,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cti.contacts.dossier import Dossier, DossierService
 from cti.contacts.facts import OrderFact
 from cti.routing.predict import predict_reason
 from cti.routing.service import ROUTING_VARIABLES, RoutingService, call_facts, handover
 from ivr.agi.server import AgiSession
+from ivr.callback import OWED as CALLBACK_OWED
+from ivr.callback import UNAVAILABLE as CALLBACK_UNAVAILABLE
 from ivr.flow import FlowFile, Menu, Offer, Part, Target
 from ivr.prompts import NameGreeter
 from ivr.speech.exceptions import SpeechError
@@ -42,6 +49,7 @@ MAX_ORDERS_READ = 3
 ANY_KEY = "0123456789*#"
 """Every key cuts a prompt short: a wrong key is heard (and retried), not ignored."""
 SELF_SERVED = "self_served"
+CALLBACK = "callback"
 HANDED_OVER = (
     "CTI_QUEUE",
     "CTI_REASON",
@@ -53,6 +61,22 @@ HANDED_OVER = (
 """The channel variables every IVR session leaves for the dialplan."""
 
 
+class CallbackOffers(Protocol):
+    """Call-backs the IVR may offer (``cti.callbacks.service.OutboundService``)."""
+
+    async def worth_offering(self, queue: str) -> bool: ...
+
+    async def hold_place(
+        self,
+        *,
+        raw_number: str,
+        queue: str,
+        joined: float,
+        source_call: str,
+        contact_id: int | None = None,
+    ) -> Any: ...
+
+
 @dataclass
 class Outcome:
     """Where the call goes next, and the way it took through the IVR."""
@@ -62,6 +86,8 @@ class Outcome:
     contact_id: int | None = None
     path: list[str] = field(default_factory=list)
     self_served: bool = False
+    called_back: bool = False
+    """The caller took a call-back instead of waiting."""
     routed: dict[str, str] = field(default_factory=dict)
     """Routing's decision as channel variables (``cti.routing.service.handover``)."""
 
@@ -78,8 +104,10 @@ class CallerIvr:
         greeter: NameGreeter | None = None,
         listen_timeout: float = 5.0,
         routing: RoutingService | None = None,
+        callbacks: CallbackOffers | None = None,
     ) -> None:
         self.flow = flow
+        self.callbacks = callbacks
         self.dossiers = dossiers
         self.speech = speech
         self.greeter = greeter
@@ -313,9 +341,44 @@ class _Call:
             self.outcome.reason = prediction.reason
         self.outcome.routed = handover(prediction, decision)
 
+    async def _offer_callback(self) -> None:
+        """Before a long wait with nobody free, offer to call back instead."""
+        callbacks, outcome = self.ivr.callbacks, self.outcome
+        if callbacks is None or outcome.self_served or self.session.hung_up:
+            return
+        if outcome.routed.get("CTI_AGENT") or not await callbacks.worth_offering(outcome.queue):
+            return
+        self.path.append("callback_offer")
+        offer = Menu(
+            prompt=self.flow.callback_offer,
+            choices={"1": self.flow.operator},
+            words=self.flow.callback_words,
+        )
+        key = await self._ask(offer, ANY_KEY)
+        if key != "1" or self.session.hung_up:
+            return
+        answer = await callbacks.hold_place(
+            raw_number=self.session.callerid,
+            queue=outcome.queue,
+            joined=time.time(),
+            source_call=self.session.uniqueid,
+            contact_id=outcome.contact_id,
+        )
+        if answer.callback_id is None:
+            self.path.append(f"callback_refused:{answer.refused}")
+            await self.session.stream_file(CALLBACK_UNAVAILABLE)
+            return
+        self.path.append("callback")
+        outcome.called_back = True
+        await self.session.stream_file(CALLBACK_OWED)
+
     async def hand_over(self) -> None:
         """Tell the dialplan where the call goes; works after a hangup too."""
         await self._route()
+        try:
+            await self._offer_callback()
+        except Exception as exc:  # the caller waits in the queue as they would have
+            log.warning("the call-back offer failed: %s", exc)
         outcome = self.outcome
         variables = dict.fromkeys(HANDED_OVER, "")
         variables.update(outcome.routed)
@@ -324,12 +387,16 @@ class _Call:
             CTI_REASON=outcome.reason,
             CTI_CONTACT_ID=str(outcome.contact_id or ""),
             CTI_IVR_PATH=">".join(outcome.path)[:250],
-            CTI_IVR_RESULT=SELF_SERVED if outcome.self_served else "route",
+            CTI_IVR_RESULT=SELF_SERVED
+            if outcome.self_served
+            else CALLBACK
+            if outcome.called_back
+            else "route",
         )
         try:
             for name, value in variables.items():
                 await self.session.set_variable(name, value)
-            if outcome.self_served and not self.session.hung_up:
+            if (outcome.self_served or outcome.called_back) and not self.session.hung_up:
                 await self.session.command("HANGUP")
         except Exception as exc:  # the call goes on in the dialplan's fail-open path
             log.warning("could not hand the call back to the dialplan: %s", exc)

@@ -98,6 +98,10 @@ class LanguageFlow(_Strict):
     no_orders: PROMPT
     after_status: PROMPT
     goodbye: PROMPT
+    callback_offer: PROMPT = "cti/callback-offer"
+    """Offered before a long wait: "to be called back when it is your turn, press 1"."""
+    callback_words: dict[str, DIGIT] = Field(default_factory=dict)
+    """Spoken answers to the call-back offer (the speech grammar) and the key each means."""
 
 
 class FlowFile(_Strict):
@@ -186,6 +190,16 @@ def _prompts(section: LanguageFlow) -> list[tuple[str, str]]:
     return found
 
 
+SERVICE_PROMPTS = frozenset(
+    {"cti/callback-offer", "cti/callback-owed", "cti/callback-unavailable", "cti/callback-hello"}
+)
+"""Prompts played outside the flow: to a caller asking for a call-back in a queue
+(``ivr.callback``) and to a customer answering one (the call-back rules' ``announce``)."""
+
+
 def every_prompt(flow: FlowFile) -> dict[str, set[str]]:
     """Language to the prompts its callers can hear (what the generator must record)."""
-    return {language: {p for _, p in _prompts(s)} for language, s in flow.languages.items()}
+    return {
+        language: {p for _, p in _prompts(s)} | (SERVICE_PROMPTS & prompt_catalog(language).keys())
+        for language, s in flow.languages.items()
+    }

@@ -29,6 +29,7 @@ DOSSIER_PARTS = (
     "notes",
 )
 CALL_FIELDS = (
+    "direction",
     "queue",
     "caller_num",
     "caller_name",

@@ -9,6 +9,7 @@ SERVER_EVENTS: frozenset[str] = frozenset(
         "Hangup",
         "DialBegin",
         "DialEnd",
+        "OriginateResponse",
         "BridgeEnter",
         "BridgeLeave",
         "BlindTransfer",

@@ -17,6 +17,7 @@ from cti.api.routes import (
     agents,
     audit,
     auth,
+    callbacks,
     calls,
     contacts,
     dialplan,
@@ -33,6 +34,7 @@ from cti.api.routes import (
 from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.tokens import DEFAULT_TTL, TokenSigner
+from cti.callbacks.service import OutboundService
 from cti.contacts.dossier import DossierService, build_dossier_service
 from cti.dialplan.service import DialplanEditor
 from cti.messaging.csat import Csat
@@ -63,6 +65,7 @@ def create_api(
     ami: AmiActions | None = None,
     screens: Screens | None = None,
     messaging: MessagingService | None = None,
+    outbound: OutboundService | None = None,
 ) -> FastAPI:
     """Build the HTTP API over the given services; raises ``ValueError`` without a secret key."""
     messaging = messaging or messaging_service(settings, sessionmaker, None)
@@ -81,6 +84,17 @@ def create_api(
         docs_url=None,
         redoc_url=None,
     )
+    routing_service = routing_service or RoutingService(RuleSetStore(sessionmaker))
+    rule_store = RuleSetStore(sessionmaker)
+    outbound = outbound or OutboundService(
+        settings,
+        sessionmaker,
+        ami,
+        routing_service.board,
+        rule_store,
+        None,
+        username_of=routing_service.username_of,
+    )
     app.state.context = ApiContext(
         settings=settings,
         sessionmaker=sessionmaker,
@@ -89,10 +103,11 @@ def create_api(
         passwords=passwords or Passwords(),
         limiter=limiter or LoginRateLimiter(),
         dossiers=dossiers or build_dossier_service(settings, sessionmaker),
-        rule_store=RuleSetStore(sessionmaker),
-        routing=routing_service or RoutingService(RuleSetStore(sessionmaker)),
+        rule_store=rule_store,
+        routing=routing_service,
         messaging=messaging,
         csat=csat,
+        outbound=outbound,
         ami=ami,
         screens=screens,
         dialplan=DialplanEditor(settings.dialplan, DialplanVersions(sessionmaker), ami),
@@ -109,6 +124,8 @@ def create_api(
         contacts.router,
         rules.dossier_router,
         rules.routing_router,
+        rules.callbacks_router,
+        callbacks.router,
         routing.router,
         agents.router,
         users.router,

@@ -24,6 +24,7 @@ from cti.auth.exceptions import (
     UserExists,
     UserNotFound,
 )
+from cti.callbacks.rules import CallbackRulesError
 from cti.contacts.records import InvalidContact
 from cti.contacts.rules import RuleError
 from cti.routing.rules import RoutingError
@@ -82,6 +83,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(InvalidContact, _invalid_contact)  # type: ignore[arg-type]
     app.add_exception_handler(RuleError, _invalid_rules)  # type: ignore[arg-type]
     app.add_exception_handler(RoutingError, _invalid_rules)  # type: ignore[arg-type]
+    app.add_exception_handler(CallbackRulesError, _invalid_rules)  # type: ignore[arg-type]
     app.add_exception_handler(ContactNotFound, _no_contact)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     for outage in STORAGE_OUTAGES:
@@ -118,7 +120,9 @@ async def _invalid_contact(_: Request, exc: InvalidContact) -> JSONResponse:
     )
 
 
-async def _invalid_rules(_: Request, exc: RuleError | RoutingError) -> JSONResponse:
+async def _invalid_rules(
+    _: Request, exc: RuleError | RoutingError | CallbackRulesError
+) -> JSONResponse:
     return error_response(422, "rules.invalid", "; ".join(exc.problems[:10]), problems=exc.problems)
 
 

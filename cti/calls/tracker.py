@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from cti.callbacks.dialer import PREFIX as OUTBOUND_PREFIX
 from cti.calls.model import AgentRing, Call, CallEvent, CallEventType, CallOutcome, CallStage
+
+OUTBOUND_VARIABLES = frozenset({"CTI_CUSTOMER", "CTI_CUSTOMER_NAME", "CTI_CONTACT_ID"})
+"""What an ``Originate`` tells about the customer of an outbound call."""
 
 Message = Mapping[str, str]
 Handler = Callable[[Message, float], list[CallEvent]]
@@ -132,13 +136,17 @@ class CallTracker:
             events.append(CallEventType.STARTED)
         call.channels[uniqueid] = msg.get("Channel", "")
         self._channel_call[uniqueid] = linkedid
-        if uniqueid == linkedid or call.caller_num is None:
+        if linkedid.startswith(OUTBOUND_PREFIX):
+            # An agent-first outbound call (cti.callbacks.dialer): the first channel is the
+            # agent's phone; the customer is who CTI_CUSTOMER names, not any caller ID.
+            call.direction = "outbound"
+        elif uniqueid == linkedid or call.caller_num is None:
             self._take_callerid(call, msg, force=uniqueid == linkedid)
         return [self._event(kind, call, now) for kind in events]
 
     def _on_newcallerid(self, msg: Message, now: float) -> list[CallEvent]:
         call = self._call_of(msg)
-        if call is not None:
+        if call is not None and call.direction != "outbound":  # CTI_CUSTOMER names the customer
             is_root = msg.get("Uniqueid") == call.linkedid
             if is_root or (call.caller_num is None and not self._is_leg(msg.get("Channel", ""))):
                 self._take_callerid(call, msg, force=is_root)
@@ -220,6 +228,8 @@ class CallTracker:
         call = self._call_of(msg)
         if call is not None:
             value = msg.get("Value") or None
+            if call.direction == "outbound" and variable in OUTBOUND_VARIABLES:
+                return self._outbound_variable(call, variable, value, msg, now)
             if variable == "CTI_REASON":
                 call.reason = value
             elif variable == "CTI_CONTACT_ID":
@@ -232,6 +242,22 @@ class CallTracker:
                 if call.routing is None:
                     call.routing = {}
                 call.routing[DECISION_FIELDS[variable]] = value
+        return []
+
+    def _outbound_variable(
+        self, call: Call, variable: str, value: str | None, msg: Message, now: float
+    ) -> list[CallEvent]:
+        """The ``Originate``'s variables on the agent's channel: who the customer is. Once
+        the number is known the agent's phone counts as ringing (the pop goes out)."""
+        if variable == "CTI_CUSTOMER_NAME":
+            call.caller_name = value
+        elif variable == "CTI_CONTACT_ID":
+            call.contact_id = value
+        elif variable == "CTI_CUSTOMER" and value and call.caller_num is None:
+            call.caller_num = value
+            channel = msg.get("Channel", "")
+            if msg.get("Uniqueid") == call.linkedid and not call.rings:
+                return self._ring(call, now, interface_of(channel), channel, msg)
         return []
 
     def _on_queuecallerjoin(self, msg: Message, now: float) -> list[CallEvent]:
@@ -408,6 +434,12 @@ class CallTracker:
         return self._ring(call, now, interface_of(dest), dest, msg)
 
     def _on_dialend(self, msg: Message, now: float) -> list[CallEvent]:
+        if msg.get("DestUniqueid", "").startswith(OUTBOUND_PREFIX) and not msg.get("Uniqueid"):
+            return []  # an originate reaching the agent's phone: not the customer answering
+        call = self._call_of(msg)
+        outbound = call is not None and call.direction == "outbound"
+        if outbound and msg.get("Uniqueid") == call.linkedid:  # type: ignore[union-attr]
+            return self._outbound_dialed(call, msg, now)  # type: ignore[arg-type]
         found = self._open_ring(msg)
         if found is None:
             return []
@@ -419,6 +451,14 @@ class CallTracker:
             start = call.queued_at if call.queued_at is not None else call.started_at
             return self._answer(call, ring, now, round(now - start, 3))
         return [self._ring_ended(call, ring, now, DIAL_OUTCOMES.get(status, status.lower()))]
+
+    def _outbound_dialed(self, call: Call, msg: Message, now: float) -> list[CallEvent]:
+        """The agent's phone dialled the customer: answered, the call is on; else the
+        agent's hangup that follows ends it."""
+        ring = next((r for r in call.rings if r.ended_at is None), None)
+        if ring is None or msg.get("DialStatus") != "ANSWER":
+            return []
+        return self._answer(call, ring, now, round(now - call.started_at, 3))
 
     def _on_transfer(self, msg: Message, now: float) -> list[CallEvent]:
         blind = msg.get("Event") == "BlindTransfer"

@@ -33,6 +33,15 @@ class LedgerUnavailable(ClusterError):
         self.cause = cause
 
 
+class LiveCallsUnavailable(LedgerUnavailable, ConnectionError):
+    """Redis could not be asked about the AMI reader's live calls (the API's 503).
+
+    A ``ConnectionError`` as well, which is what the HTTP edge knows of it.
+    """
+
+    error_id = "cluster.live_calls_unavailable"
+
+
 class LeaseLost(ClusterError):
     """The AMI lease passed to another process before this one could use it."""
 

@@ -76,6 +76,8 @@ class LedgerKeys:
     lease: str
     live: str
     ended: str
+    wrapups: str
+    """Wrap-ups of calls not stored yet (``cti.cluster.wrapups``)."""
 
     @classmethod
     def of(cls, host: str, port: int, prefix: str = KEY_PREFIX) -> LedgerKeys:
@@ -84,6 +86,7 @@ class LedgerKeys:
             lease=lease_key(host, port, prefix),
             live=f"{prefix}ami-live:{tag}",
             ended=f"{prefix}ami-ended:{tag}",
+            wrapups=f"{prefix}ami-wrapups:{tag}",
         )
 
 
@@ -202,6 +205,12 @@ class CallLedger:
             if linkedid:
                 self._dirty.add(linkedid)
                 self._wake.set()
+
+    def touch(self, linkedid: str) -> None:
+        """A live call changed outside the AMI stream (its wrap-up): write it again."""
+        if self._tracker is not None:
+            self._dirty.add(linkedid)
+            self._wake.set()
 
     def on_snapshot(self, _snapshot: Snapshot, _now: float) -> None:
         """A bridge snapshot watcher: rewrite the whole live hash from the tracker."""

@@ -1,9 +1,10 @@
-"""What each of several processes needs besides the AMI lease: AMI actions and agent state.
+"""What each of several processes needs besides the AMI lease: AMI actions, agent state, calls.
 
 Built by the composition root when ``CTI_REDIS_URL`` is set, in every process, whether
 it may read AMI (``CTI_AMI_ENABLED``) or not: ``ClusterActions`` sends the API's AMI
 actions on the process's own event-less session, ``BoardRelay`` keeps routing's agent
-board the same as the reader's.
+board the same as the reader's, ``ClusterCalls`` answers the API's live calls from the
+reader's call ledger and keeps wrap-ups until their call is stored.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from cti.ami.client import AmiClient
 from cti.bridge import AmiReader
 from cti.bus.base import EventBus
 from cti.cluster.actions import ClusterActions
+from cti.cluster.calls import ClusterCalls, Tracker, cluster_calls
 from cti.cluster.lease import RedisLease, asterisk_tag, holder_id, lease_key
 from cti.cluster.ownership import AmiOwnership
 from cti.cluster.replica import BoardRelay
+from cti.cluster.wrapups import WrapupStore
 from cti.routing.board import AgentBoard
 from cti.settings import Settings
 
@@ -36,10 +39,15 @@ class Peers:
     """Whether this process reads AMI now (holds the lease, within its term)."""
     lease: RedisLease | None = None
     """A view of the lease, owned here, for a process that never contends for it."""
+    calls: ClusterCalls | None = None
+    """The API's live calls: this process's own while it reads AMI, else the reader's."""
 
     async def start(self) -> None:
-        """Start following (or relaying) the agent board, and open the action session."""
+        """Start following (or relaying) the agent board, open the action session, and
+        sweep the wrap-ups kept for calls not stored yet."""
         await self.relay.start()
+        if self.calls is not None:
+            self.calls.start()
         if self.actions is not None:
             self.actions.start()
         else:
@@ -49,10 +57,12 @@ class Peers:
             )
 
     async def aclose(self) -> None:
-        """Log the action session off, stop the relay, close the lease view."""
+        """Log the action session off, stop the relay and the sweeper, close the lease view."""
         if self.actions is not None:
             await self.actions.aclose()
         await self.relay.aclose()
+        if self.calls is not None:
+            await self.calls.aclose()
         if self.lease is not None:
             await self.lease.close()
 
@@ -63,9 +73,13 @@ def cluster_peers(
     board: AgentBoard,
     reader: AmiReader | None,
     ownership: AmiOwnership | None,
+    *,
+    tracker: Tracker | None = None,
+    store: WrapupStore | None = None,
 ) -> Peers | None:
     """This process's actions and relay when several share Redis; ``None`` without Redis,
-    or when this process is the only one (``CTI_AMI_LEASE=false``)."""
+    or when this process is the only one (``CTI_AMI_LEASE=false``). With ``tracker`` (the
+    call service) and ``store`` (the call records), its live calls too."""
     url = settings.redis.url
     if url is None or not settings.ami.lease:
         return None
@@ -110,4 +124,8 @@ def cluster_peers(
             reading=reading,
             timeout=ami.lease_seconds / 3,
         )
-    return Peers(relay=relay, actions=actions, reading=reading, lease=lease)
+    calls = None
+    if tracker is not None and store is not None:
+        touched = ownership.ledger.touch if ownership is not None else None
+        calls = cluster_calls(settings, tracker, store, reading=reading, touched=touched)
+    return Peers(relay=relay, actions=actions, reading=reading, lease=lease, calls=calls)

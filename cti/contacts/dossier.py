@@ -78,6 +78,8 @@ class Dossier:
     rules_version: int
     built_at: datetime
     build_ms: float
+    do_not_call: tuple[str, ...] = ()
+    """Phones the contact asked not to be called on (click-to-call refuses them)."""
 
     @property
     def top_reason(self) -> str | None:
@@ -99,6 +101,7 @@ class Dossier:
                 "lifetime_value_cents": facts.lifetime_value_cents,
                 "debt_cents": facts.debt_cents,
                 "phones": list(self.phones),
+                "do_not_call": list(self.do_not_call),
                 "emails": list(self.emails),
             },
             "open_orders": [_order(o, booked) for o in facts.orders if o.open][:SHOWN],
@@ -172,6 +175,7 @@ class DossierService:
             verdict=verdict,
             phones=loaded.phones,
             emails=loaded.emails,
+            do_not_call=loaded.do_not_call,
             rules_version=self.rules.version,
             built_at=now,
             build_ms=(time.perf_counter() - started) * 1000,

@@ -8,9 +8,11 @@ the tests and the benchmarks.
 """
 
 from cti.pbxsim.engine import (
+    Callee,
     CallerScript,
     CallPlan,
     MemberConfig,
+    Originate,
     Pbx,
     PbxConfig,
     ProbeScript,
@@ -22,9 +24,11 @@ from cti.pbxsim.server import CallResult, PbxSimulator
 __all__ = [
     "CallPlan",
     "CallResult",
+    "Callee",
     "CallerScript",
     "MemberConfig",
     "MixWeights",
+    "Originate",
     "Pbx",
     "PbxConfig",
     "PbxSimulator",

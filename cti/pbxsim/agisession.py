@@ -46,10 +46,12 @@ class AgiSession:
     virtual time Asterisk would write it.
     """
 
-    def __init__(self, pbx: Pbx, call: Call, chan: Channel) -> None:
+    def __init__(self, pbx: Pbx, call: Call, chan: Channel, *, url: str = "") -> None:
         self.pbx = pbx
         self.call = call
         self.chan = chan
+        self.url = url or pbx.config.agi_url
+        """The ``AGI()`` argument: ``agi_request``, its path ``agi_network_script``."""
         self.done = Signal()
         self.status = "SUCCESS"
         self.variables: dict[str, str] = {}
@@ -71,7 +73,7 @@ class AgiSession:
 
     def header(self) -> str:
         """The ``agi_*`` block Asterisk 22 sends first (``agi_network`` lines included)."""
-        chan, url = self.chan, self.pbx.config.agi_url
+        chan, url = self.chan, self.url
         script = url.split("://", 1)[-1].partition("/")[2]
         env = {"agi_network": "yes"}
         if script:

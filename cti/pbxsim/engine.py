@@ -6,6 +6,11 @@ for ``cti demo``. Every state change is written out as the AMI events Asterisk 2
 for it, in the order ``tests/captures`` shows; randomness comes from one seeded RNG.
 Nothing here touches a socket: the AMI server and the FastAGI client drive it from
 outside (``cti.pbxsim.server``, ``cti.pbxsim.agi``).
+
+Besides inbound calls (``CallPlan``), ``Pbx.originate`` rings an agent's phone and runs
+dialplans/outbound.conf once it answers, dialling a customer whose phone behaves as
+``Pbx.callees`` says; a queued caller's ``CallPlan.queue_keys`` can take them out of a
+queue to its ``context`` (``cti-queue-exit``: the ``callback`` FastAGI script).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from cti.pbxsim.render import STATE_DESC, prefixed, render_event
 Shape = Literal["local", "trunk"]
 Style = Literal["recordings", "callfold"]
 IvrTarget = tuple[str, int]
+IVR_DONE = ("self_served", "callback")
+"""``CTI_IVR_RESULT`` values after which cti-inbound hangs up instead of routing."""
 
 DEFAULT_EPOCH = 1795403632.4
 PRESENTATION = "0 (Presentation Allowed, Not Screened)"
@@ -41,13 +48,40 @@ DEVICE_STATES = {
 }
 CAUSE_TXT = {
     0: "Unknown",
+    1: "Unallocated (unassigned) number",
+    3: "No route to destination",
     16: "Normal Clearing",
     17: "User busy",
     18: "No user responding",
     19: "User alerting, no answer",
     21: "Call Rejected",
     26: "Answered elsewhere",
+    34: "Circuit/channel congestion",
 }
+PJSIP_TECH_CAUSES = {
+    1: 404,
+    2: 404,
+    3: 404,
+    17: 486,
+    18: 408,
+    19: 480,
+    20: 480,
+    21: 403,
+    22: 410,
+    23: 302,
+    27: 502,
+    28: 484,
+    29: 501,
+    31: 480,
+    34: 503,
+    38: 500,
+    42: 503,
+    58: 488,
+    66: 503,
+    127: 500,
+}
+"""``hangup_cause2sip`` of ``chan_pjsip``: the SIP code a PJSIP channel's ``Hangup`` shows as
+``TechCause`` when nothing in SIP gave one (causes not listed give none)."""
 RECHECK = 1.0
 DTMF_MS = 100
 DTMF_GAP = 0.25
@@ -68,6 +102,34 @@ Behaviour = Callable[[random.Random], tuple[float | None, float]]
 
 ROUTE_CONTEXT = "cti-route"
 """Where dialplans/inbound.conf rings the chosen agent, then queues."""
+OUTBOUND_CONTEXT = "cti-outbound"
+"""Where dialplans/outbound.conf dials the customer once the agent's phone answered."""
+QUEUE_EXIT_CONTEXT = "cti-queue-exit"
+"""The ``context`` of the shipped queues: where a caller pressing 1 in a queue goes."""
+CONTEXT_EXTENSIONS: dict[str, tuple[str, ...]] = {QUEUE_EXIT_CONTEXT: ("1",)}
+"""The extensions of the contexts a queue's ``context`` option may name (``valid_exit``)."""
+DIAL_VARIABLES = (
+    "DIALSTATUS",
+    "DIALEDPEERNUMBER",
+    "DIALEDPEERNAME",
+    "ANSWEREDTIME",
+    "ANSWEREDTIME_MS",
+    "DIALEDTIME",
+    "DIALEDTIME_MS",
+    "RINGTIME",
+    "RINGTIME_MS",
+    "PROGRESSTIME",
+    "PROGRESSTIME_MS",
+)
+"""What ``Dial()`` of Asterisk 22 empties first, in its order (one ``VarSet`` each)."""
+ORIGINATE_TIMEOUT = 30.0
+"""``Originate`` without ``Timeout``: 30000 ms."""
+ANSWER = 4
+RINGING = 3
+"""``OriginateResponse`` ``Reason``: ``AST_CONTROL_ANSWER``, ``AST_CONTROL_RINGING`` (no
+answer); 0 is any other failure (``pbx_dial_reason`` of ``main/pbx.c``)."""
+SIP_DELAY = 0.1
+"""Seconds before a phone or the trunk answers an INVITE (``180``, ``486``, ``503``)."""
 
 
 @dataclass
@@ -97,6 +159,29 @@ class QueueConfig:
     weight: int = 0
     maxlen: int = 0
     autofill: bool = True
+    context: str = ""
+    """Where a caller pressing a key that is an extension here goes (``valid_exit``)."""
+
+
+@dataclass
+class Callee:
+    """How a customer's phone behind the trunk treats an outbound call (``Dial`` from
+    ``cti-outbound``).
+
+    Attributes:
+        answer_after: seconds of ringing before answering; ``None`` never answers.
+        talk: seconds the customer talks before hanging up (unless the agent does first).
+        busy: the trunk answers ``486 Busy Here`` (``DialStatus`` ``BUSY``).
+        congestion: the trunk answers ``503 Service Unavailable`` (``CONGESTION``).
+        unavailable: the trunk cannot be reached at all: no channel is created and
+            ``Dial`` ends with ``DIALSTATUS`` ``CHANUNAVAIL`` (no ``DialBegin``/``DialEnd``).
+    """
+
+    answer_after: float | None = 2.0
+    talk: float = 5.0
+    busy: bool = False
+    congestion: bool = False
+    unavailable: bool = False
 
 
 @dataclass
@@ -132,6 +217,10 @@ class PbxConfig:
     missing_prompts: frozenset[str] = frozenset({"cti-welcome"})
     prompt_seconds: float = 2.0
     system_name: str = ""
+    outbound_context: str = OUTBOUND_CONTEXT
+    """``Originate`` into this context runs ``dialplans/outbound.conf`` (click-to-call)."""
+    callees: dict[str, Callee] = field(default_factory=dict)
+    """Customers' phones by number (E.164); a number not here answers after 2 s, talks 5 s."""
 
     @classmethod
     def recordings(cls, **changes: object) -> PbxConfig:
@@ -193,6 +282,7 @@ def _production_queue(
         ringinuse=False,
         wrapuptime=10,
         servicelevel=20,
+        context=QUEUE_EXIT_CONTEXT,
     )
 
 
@@ -260,6 +350,41 @@ class CallPlan:
     direct: bool = False
     """Skip the IVR: the call lands in ``cti-direct`` and waits for the server's
     ``Redirect`` (the ``callfold`` dialplan and the trunk shape)."""
+    queue_keys: tuple[tuple[float, str], ...] = ()
+    """Keys pressed while waiting in a queue: ``(seconds after first joining, digit)``.
+    A digit that is an extension of the queue's ``context`` takes the caller out of the
+    queue to that context; any other is ignored, as ``app_queue`` ignores it."""
+
+
+@dataclass
+class Originate:
+    """An AMI ``Originate`` of a channel into the dialplan, as ``action_originate`` reads it.
+
+    Attributes:
+        channel: ``Tech/resource`` to call (``PJSIP/1001``, the agent's phone).
+        context: where the answered channel starts (``cti-outbound``).
+        exten: the extension it starts at (the customer's number).
+        priority: the priority it starts at.
+        caller: ``CallerID`` number and name (what the agent's phone displays).
+        timeout: seconds the channel may ring (``Timeout`` / 1000).
+        channel_id: ``ChannelId``: the channel's ``Uniqueid`` (and so the ``Linkedid``).
+        variables: ``Variable`` pairs in the order Asterisk sets them (the reverse of the
+            order in the action: ``astman_get_variables`` prepends each one).
+        action_id: ``ActionID``, repeated in ``OriginateResponse``.
+        respond: send ``OriginateResponse`` (``Async``); a synchronous ``Originate`` only
+            gets its reply.
+    """
+
+    channel: str
+    context: str
+    exten: str
+    priority: int = 1
+    caller: tuple[str | None, str | None] = (None, None)
+    timeout: float = ORIGINATE_TIMEOUT
+    channel_id: str = ""
+    variables: list[tuple[str, str]] = field(default_factory=list)
+    action_id: str = ""
+    respond: bool = True
 
 
 # -- live objects ------------------------------------------------------------------------
@@ -300,6 +425,10 @@ class Channel:
     """Fired by AMI ``Redirect`` with ``context,exten,priority``."""
     listen_since: float = 0.0
     dtmf_sink: Callable[[str], None] | None = None
+    queue_dtmf: Callable[[str], None] | None = None
+    """Where keys go while the channel waits in ``Queue()`` (``valid_exit``)."""
+    tech_cause: int = 0
+    """The technology's own cause (a SIP status): ``TechCause`` of ``Hangup``."""
     call: Call | None = None
 
     def snapshot(self, **override: str) -> dict[str, str]:
@@ -414,6 +543,10 @@ class Entry:
     start: float
     original_position: int
     pending: bool = False
+    digits: str = ""
+    """Keys pressed so far toward an extension of the queue's context (``qe->digits``)."""
+    key: Signal = field(default_factory=Signal)
+    """Fired with the extension when the caller leaves by key."""
 
 
 @dataclass(eq=False)
@@ -466,6 +599,14 @@ class Call:
     queue: str = ""
     agent: str = ""
     agi: AgiSession | None = None
+    exit_key: str = ""
+    """The extension the caller left a queue with (``valid_exit``), if any."""
+    key_exit: Signal = field(default_factory=Signal)
+    keys_pressing: bool = False
+    """Whether the caller's ``queue_keys`` process has started (once per call)."""
+    kind: Literal["inbound", "outbound"] = "inbound"
+    originated_signal: Signal = field(default_factory=Signal)
+    """An outbound ``Originate``: fired with ``Success`` or ``Failure`` when decided."""
 
 
 # -- the PBX -----------------------------------------------------------------------------
@@ -507,6 +648,8 @@ class Pbx:
         self.globals: dict[str, str] = {}
         self.applications: list[dict[str, str]] = []
         """``Originate`` actions that ran an application (``ChanSpy``), in order."""
+        self.callees: dict[str, Callee] = self.config.callees
+        """How customers' phones answer outbound calls, by number (``PbxConfig.callees``)."""
         self._heap: list[tuple[float, int, _Timer]] = []
         self._seq = itertools.count()
         self._uniqueids = itertools.count()
@@ -672,6 +815,339 @@ class Pbx:
         counter = self._tech_counters.setdefault(tech, itertools.count())
         return next(counter)
 
+    # -- Originate into the dialplan (click-to-call, call-backs) ----------------------------
+
+    def originate(self, request: Originate) -> Call:
+        """An ``Originate`` of a phone into ``cti-outbound`` (``ast_pbx_outgoing_exten``).
+
+        The phone rings for ``request.timeout``; once it answers, ``OriginateResponse``
+        says so and the channel runs dialplans/outbound.conf, which dials the customer
+        (``Pbx.callees``). ``Call.originated_signal`` fires with ``Success`` or ``Failure``
+        when the phone answered or the attempt failed; ``Call.done`` at the very end, with
+        ``Call.outcome`` ``answered``, ``busy``, ``noanswer``, ``congestion``,
+        ``chanunavail``, ``cancel`` (the customer's side) or ``agent_noanswer``,
+        ``agent_busy``, ``agent_unavailable`` (the phone's). Only PJSIP phones that are
+        queue members are known; any other channel fails as an unknown endpoint does.
+        """
+        call = Call(id=next(self._call_ids), plan=CallPlan(), action_id=request.action_id)
+        call.kind = "outbound"
+        call.agent = request.channel
+        self.calls[call.id] = call
+        self.spawn(self._outbound(call, request))
+        return call
+
+    def _phone_members(self, device: str) -> list[Member]:
+        return [
+            member
+            for queue in self.queues.values()
+            for member in queue.members
+            if device in (member.interface, member.state_interface)
+        ]
+
+    def _phone_reachable(self, device: str) -> bool:
+        """Whether ``chan_pjsip`` can create a channel: a known endpoint with a contact."""
+        members = self._phone_members(device)
+        if not members or self.devices.get(device) in ("UNAVAILABLE", "INVALID"):
+            return False
+        return all(member.status not in (4, 5) for member in members)
+
+    def _phone_in_use(self, device: str) -> bool:
+        """An agent's phone already on a call (it answers a second one ``486 Busy Here``)."""
+        if any(c.alive and c.device == device for c in self.channels.values()):
+            return True
+        return self.devices.get(device) in ("INUSE", "BUSY", "RINGINUSE", "ONHOLD")
+
+    def _phone_behaviour(self, device: str) -> tuple[float | None, float]:
+        """How the agent behind a phone answers: as the queue member on it does."""
+        for member in self._phone_members(device):
+            if member.behaviour is not None:
+                return member.behaviour(self.random)
+            return member.answer_after, member.talk
+        return 1.0, 3.0
+
+    def _pjsip_device(self, device: str) -> None:
+        """``chan_pjsip_devicestate``: the endpoint's channels' states, aggregated."""
+        states = {
+            "RINGING" if c.state == 5 else "NOT_INUSE" if c.state == 0 else "INUSE"
+            for c in self.channels.values()
+            if c.alive and c.device == device
+        }
+        if "RINGING" in states and "INUSE" in states:
+            state = "RINGINUSE"
+        else:
+            state = next((s for s in ("INUSE", "RINGING") if s in states), "NOT_INUSE")
+        self.device(device, state)
+
+    def _originate_response(
+        self, call: Call, request: Originate, chan: Channel | None, reason: int
+    ) -> None:
+        """``fast_originate``'s event: the channel when it answered, else what was asked."""
+        call.originated_signal.fire("Success" if chan is not None else "Failure")
+        if not request.respond:
+            return
+        number, name = request.caller
+        uniqueid = chan.uniqueid if chan is not None else request.channel_id or "<unknown>"
+        self.publish(
+            "OriginateResponse",
+            {
+                "ActionID": request.action_id,
+                "Response": "Success" if chan is not None else "Failure",
+                "Channel": chan.name if chan is not None else request.channel,
+                "Context": request.context,
+                "Exten": request.exten,
+                "Reason": str(reason),
+                "Uniqueid": uniqueid,
+                "CallerIDNum": number or "<unknown>",
+                "CallerIDName": name or "<unknown>",
+            },
+        )
+
+    def _outbound(self, call: Call, request: Originate) -> Proc:
+        """``pbx_outgoing_attempt`` and ``ast_dial_run``: ring the phone, then the dialplan."""
+        tech, _, resource = request.channel.partition("/")
+        device = request.channel
+        if tech != "PJSIP" or not self._phone_reachable(device):
+            call.outcome = "agent_unavailable"
+            self._originate_response(call, request, None, 0)
+            self._finish(call)
+            return
+        in_use = self._phone_in_use(device)
+        chan = self.pjsip_channel(
+            resource,
+            context=self.config.agent_context,
+            exten="s",
+            state=0,
+            linkedid=None,
+            call=call,
+            uniqueid=request.channel_id or None,
+        )
+        call.linkedid, call.caller, call.runner = chan.linkedid, chan, chan
+        self.update(chan, appl="AppDial2", data="(Outgoing Line)")
+        for name, value in request.variables:
+            self.varset(chan, name, value)
+        if any(request.caller):
+            self.update(chan, caller=request.caller)
+            self.update(chan, connected=request.caller)
+        self.chan_event("DialBegin", None, chan, DialString=resource)
+        answer_after, talk = self._phone_behaviour(device)
+        yield SIP_DELAY
+        if in_use:
+            call.outcome = "agent_busy"
+            chan.tech_cause = 486
+            self.hangup_request(chan, 17, 486)
+            self.chan_event("DialEnd", None, chan, DialStatus="BUSY")
+            self._hangup(chan, 17)
+            self._originate_response(call, request, None, 0)
+            return
+        self.update(chan, state=5)
+        self.chan_event("DialState", None, chan, DialStatus="RINGING")
+        self._pjsip_device(device)
+        left = request.timeout - SIP_DELAY if request.timeout > 0 else None
+        if answer_after is None or (left is not None and answer_after >= left):
+            yield Wait((), timeout=left)
+            call.outcome = "agent_noanswer"
+            self._hangup(chan, 19)
+            self._originate_response(call, request, None, RINGING)
+            return
+        yield answer_after
+        self.update(chan, state=6)
+        self.chan_event("DialEnd", None, chan, DialStatus="ANSWER")
+        self._pjsip_device(device)
+        answered_at = self.now
+        self._originate_response(call, request, chan, ANSWER)
+        chan.answered.fire()
+        yield from self._outbound_dialplan(call, chan, request, answered_at, talk)
+
+    def _dialplan_var(self, chan: Channel, name: str) -> str:
+        """``${NAME}``: the channel's variable, else a global (extensions.conf's defaults)."""
+        defaults = {"CTI_TRUNK": self.config.trunk, "CTI_DIAL_SECONDS": "30"}
+        if name in chan.variables:
+            return chan.variables[name]
+        return self.globals.get(name, defaults.get(name, ""))
+
+    def _outbound_dialplan(
+        self,
+        call: Call,
+        chan: Channel,
+        request: Originate,
+        answered_at: float,
+        agent_talk: float,
+    ) -> Proc:
+        """``[cti-outbound]`` of dialplans/outbound.conf on the answered phone's channel."""
+        number = request.exten
+        var = self._dialplan_var
+
+        def step(priority: int, appl: str, data: str) -> None:
+            self.update(
+                chan,
+                context=request.context,
+                exten=number,
+                priority=priority,
+                appl=appl,
+                data=data,
+            )
+
+        priority = request.priority
+        while not self.gone(chan):
+            if priority == 1:
+                kind, attempt = var(chan, "CTI_OUTBOUND_KIND"), var(chan, "CTI_OUTBOUND_ID")
+                step(1, "NoOp", f"Outbound {kind} {attempt} to {number}")
+                priority = 2
+            elif priority == 2:
+                value = var(chan, "CTI_CALLER_ID")
+                step(2, "Set", f"CALLERID(num)={value}")
+                self.update(chan, caller=(value or None, chan.caller_name))
+                priority = 3
+            elif priority == 3:
+                value = var(chan, "CTI_CALLER_NAME")
+                step(3, "Set", f"CALLERID(name)={value}")
+                self.update(chan, caller=(chan.caller_num, value or None))
+                priority = 4
+            elif priority == 4:
+                plain = not var(chan, "CTI_ANNOUNCE")
+                step(4, "GotoIf", f"{int(plain)}?plain")
+                priority = 7 if plain else 5
+            elif priority in (5, 7):
+                trunk, seconds = var(chan, "CTI_TRUNK"), var(chan, "CTI_DIAL_SECONDS")
+                announce = var(chan, "CTI_ANNOUNCE") if priority == 5 else ""
+                option = f",A({announce})" if priority == 5 else ""
+                step(priority, "Dial", f"PJSIP/{number}@{trunk},{seconds}{option}")
+                result = yield from self._outbound_dial(
+                    call, chan, f"{number}@{trunk}", seconds, announce, answered_at, agent_talk
+                )
+                if result == "done":
+                    return
+                priority += 1
+            elif priority in (6, 8):
+                step(priority, "Hangup", "")
+                break
+            else:
+                break  # no such priority: the PBX lets the channel go
+        if chan.alive:
+            self.hangup_self(chan)
+
+    def _outbound_dial(
+        self,
+        call: Call,
+        chan: Channel,
+        dialstring: str,
+        seconds: str,
+        announce: str,
+        answered_at: float,
+        agent_talk: float,
+    ) -> Generator[Step, Signal | None, str]:
+        """``Dial(PJSIP/<number>@<trunk>,<seconds>[,A(<announce>)])`` of ``app_dial``.
+
+        Returns ``continue`` (the dialplan goes on with ``DIALSTATUS`` set) or ``done``
+        (the channel is gone: the call was bridged, or someone hung up).
+        """
+        number, _, trunk = dialstring.partition("@")
+        for name in DIAL_VARIABLES:
+            self.varset(chan, name, "")
+        callee = self.callees.get(number, Callee())
+        if callee.unavailable:
+            chan.cause = 3  # ast_request failed: NO_ROUTE_DESTINATION, kept for Hangup()
+            call.outcome = "chanunavail"
+            self.varset(chan, "DIALSTATUS", "CHANUNAVAIL")
+            return "continue"
+        start = self.now
+        try:
+            ring_for: float | None = float(seconds)
+        except ValueError:
+            ring_for = None
+        deadline = start + ring_for if ring_for is not None and ring_for > 0 else None
+        leg = self.pjsip_channel(
+            trunk,
+            context=self.config.inbound_context,
+            exten="s",
+            state=0,
+            linkedid=chan.linkedid,
+            call=call,
+        )
+        self.varset(leg, "DIALEDPEERNUMBER", dialstring)
+        self.update(
+            leg,
+            exten=chan.exten,
+            appl="AppDial",
+            data="(Outgoing Line)",
+            caller=(chan.exten, chan.connected_name),
+            connected=(chan.caller_num, chan.caller_name),
+        )
+        self.chan_event("DialBegin", chan, leg, DialString=dialstring)
+        signal = yield Wait((chan.hangup_requested,), timeout=SIP_DELAY)
+        if signal is None and (callee.busy or callee.congestion):
+            cause, tech_cause, status = (
+                (17, 486, "BUSY") if callee.busy else (34, 503, "CONGESTION")
+            )
+            self.hangup_request(leg, cause, tech_cause)
+            self.chan_event("DialEnd", chan, leg, DialStatus=status)
+            chan.cause = cause
+            self._hangup(leg, cause)
+            call.outcome = status.lower()
+            self.varset(chan, "DIALSTATUS", status)
+            return "continue"
+        answers = False
+        if signal is None:
+            self.update(leg, state=5)
+            ring_ms = round((self.now - leg.created) * 1000)
+            self.varset(chan, "RINGTIME", str(ring_ms // 1000))
+            self.varset(chan, "RINGTIME_MS", str(ring_ms))
+            self.chan_event("DialState", chan, leg, DialStatus="RINGING")
+            self._pjsip_device(leg.device)
+            after = callee.answer_after
+            answers = after is not None and (deadline is None or self.now + after < deadline)
+            wait = after if answers else (None if deadline is None else deadline - self.now)
+            signal = yield Wait((chan.hangup_requested,), timeout=wait)
+        if signal is not None:  # the agent hung up while the customer's phone rang
+            self.chan_event("DialEnd", chan, leg, DialStatus="CANCEL")
+            self._hangup(leg, chan.cause or 16)
+            call.outcome = "cancel"
+            self.varset(chan, "DIALSTATUS", "CANCEL")
+            self.hangup_self(chan)
+            return "done"
+        if not answers:
+            self.chan_event("DialEnd", chan, leg, DialStatus="NOANSWER")
+            self._hangup(leg, 0)
+            call.outcome = "noanswer"
+            self.varset(chan, "DIALSTATUS", "NOANSWER")
+            return "continue"
+        leg.cause = chan.cause = 16
+        self.update(leg, state=6)
+        self._pjsip_device(leg.device)
+        self.varset(chan, "DIALSTATUS", "ANSWER")
+        self.varset(chan, "DIALEDPEERNAME", leg.name)
+        self.varset(chan, "DIALEDPEERNUMBER", dialstring)
+        call.outcome = "answered"
+        call.connected = True
+        call.connected_signal.fire()
+        if callee.talk <= agent_talk:
+            ender = self.call_later(callee.talk, lambda: self.remote_hangup(leg, 16))
+        else:
+            ender = self.call_later(agent_talk, lambda: self.remote_hangup(chan, 16))
+        if announce and announce not in self.config.missing_prompts:
+            signal = yield Wait(
+                (leg.hangup_requested, chan.hangup_requested), timeout=self.config.prompt_seconds
+            )
+            if signal is not None:  # gone during the announcement: Dial hangs up the other
+                ender.cancelled = True
+                self._hangup(leg, leg.cause)
+                self.hangup_self(chan)
+                return "done"
+        self.chan_event("DialEnd", chan, leg, DialStatus="ANSWER")
+        side = yield from self._talk(chan, leg, None, None)
+        ender.cancelled = True
+        up_ms = round((self.now - answered_at) * 1000)
+        all_ms = round((self.now - chan.created) * 1000)
+        for name, value in (("ANSWEREDTIME", up_ms), ("DIALEDTIME", all_ms)):
+            self.varset(chan, name, str(value // 1000))
+            self.varset(chan, f"{name}_MS", str(value))
+        self.varset(chan, "DIALSTATUS", "ANSWER")
+        if side == "caller":  # the agent hung up first
+            self._end_bridge_for_caller(chan, leg, None)
+        elif chan.alive:
+            self.hangup_self(chan)
+        return "done"
+
     def new_channel(
         self,
         name: str,
@@ -684,9 +1160,10 @@ class Pbx:
         linkedid: str | None = None,
         caller: tuple[str | None, str | None] = (None, None),
         call: Call | None = None,
+        uniqueid: str | None = None,
     ) -> Channel:
-        """Create a channel and publish ``Newchannel``."""
-        uniqueid = self._uniqueid()
+        """Create a channel and publish ``Newchannel`` (``uniqueid``: an assigned one)."""
+        uniqueid = uniqueid or self._uniqueid()
         chan = Channel(
             name=name,
             tech=tech,
@@ -780,12 +1257,17 @@ class Pbx:
         elif not self._num_available(queue):
             self.device(f"Queue:{queue.name}_avail", "INUSE")
 
-    def hangup_request(self, chan: Channel, cause: int = 16) -> None:
-        """``HangupRequest``: someone else asks this channel to hang up."""
+    def hangup_request(self, chan: Channel, cause: int = 16, tech_cause: int = 0) -> None:
+        """``HangupRequest``: someone else asks this channel to hang up.
+
+        ``tech_cause``: the SIP status that ended the session (``TechCause``), if any.
+        """
         if not chan.alive or chan.hangup_requested.fired:
             return
         chan.cause = cause
-        self.chan_event("HangupRequest", chan, Cause=str(cause))
+        chan.tech_cause = tech_cause or chan.tech_cause
+        extra = {"TechCause": str(tech_cause)} if tech_cause else {}
+        self.chan_event("HangupRequest", chan, Cause=str(cause), **extra)
         chan.hangup_requested.fire(str(cause))
 
     def soft_hangup_request(self, chan: Channel, cause: int = 16) -> None:
@@ -796,7 +1278,12 @@ class Pbx:
     def _hangup(self, chan: Channel, cause: int) -> None:
         if not chan.alive:
             return
-        self.chan_event("Hangup", chan, Cause=str(cause), **{"Cause-txt": CAUSE_TXT.get(cause, "")})
+        fields = {"Cause": str(cause), "Cause-txt": CAUSE_TXT.get(cause, "")}
+        if chan.tech == "PJSIP":
+            tech_cause = chan.tech_cause or PJSIP_TECH_CAUSES.get(cause, 0)
+            if tech_cause:
+                fields["TechCause"] = str(tech_cause)
+        self.chan_event("Hangup", chan, **fields)
         chan.alive = False
         chan.hangup_requested.fire(str(cause))
         self.channels.pop(chan.uniqueid, None)
@@ -879,6 +1366,7 @@ class Pbx:
         linkedid: str | None,
         caller: tuple[str | None, str | None] = (None, None),
         call: Call | None,
+        uniqueid: str | None = None,
     ) -> Channel:
         """Create ``PJSIP/<endpoint>-%08x`` (its own counter, as ``chan_pjsip`` keeps)."""
         name = f"PJSIP/{endpoint}-{self._number('PJSIP'):08x}"
@@ -892,6 +1380,7 @@ class Pbx:
             linkedid=linkedid,
             caller=caller,
             call=call,
+            uniqueid=uniqueid,
         )
 
     def send_dtmf(self, chan: Channel, digit: str) -> Proc:
@@ -905,6 +1394,8 @@ class Pbx:
         self.chan_event("DTMFEnd", chan, Digit=digit, DurationMs=str(DTMF_MS), Direction="Received")
         if chan.dtmf_sink is not None:
             chan.dtmf_sink(digit)
+        elif chan.queue_dtmf is not None:
+            chan.queue_dtmf(digit)
 
     def find_channel(self, name: str) -> Channel | None:
         """The live channel with this name, if any."""
@@ -1132,8 +1623,12 @@ class Pbx:
     def _finish(self, call: Call) -> None:
         if call.done.fired:
             return
-        if call.connected:
+        if call.outcome:
+            pass
+        elif call.connected:
             call.outcome = "answered"
+        elif call.exit_key:
+            call.outcome = "key_exit"
         elif call.abandoned:
             call.outcome = "abandoned"
         elif not call.queued and not call.timed_out:
@@ -1255,10 +1750,12 @@ class Pbx:
         signal = yield Wait((call.ivr_done, chan.hangup_requested))
         if signal is chan.hangup_requested:
             return False
-        signal = yield Wait((call.connected_signal, chan.hangup_requested), timeout=plan.hold)
+        signal = yield Wait(
+            (call.connected_signal, chan.hangup_requested, call.key_exit), timeout=plan.hold
+        )
         if signal is None:
             return True
-        if signal is chan.hangup_requested or plan.caller_talk is None:
+        if signal is call.key_exit or signal is chan.hangup_requested or plan.caller_talk is None:
             yield Wait((chan.hangup_requested,))
             return False
         signal = yield Wait((chan.hangup_requested,), timeout=plan.caller_talk)
@@ -1348,13 +1845,16 @@ class Pbx:
             self.app(run, 5, "NoOp", f"AGI said queue={queue} reason={reason}")
             self.app(run, 6, "Queue", f"{queue},{cfg.queue_options},,,{cfg.queue_max_wait}")
             result = yield from self._queue(call, queue, cfg.queue_max_wait)
+            if result == "key":
+                yield from self._queue_exit(call)
+                return
             if result in ("timeout", "unknown") and not self.gone(run):
                 self.app(run, 7, "Hangup")
             if run.alive:
                 self.hangup_self(run)
             return
         self.app(run, 5, "GotoIf", f"{int(status != 'SUCCESS')}?cti-route,s,queue")
-        if status == "SUCCESS" and run.variables.get("CTI_IVR_RESULT") == "self_served":
+        if status == "SUCCESS" and run.variables.get("CTI_IVR_RESULT") in IVR_DONE:
             self.app(run, 6, "GotoIf", "1?done")
             self.app(run, 8, "Hangup")
             self.hangup_self(run)
@@ -1400,25 +1900,68 @@ class Pbx:
             result = yield from self._dial(call, agent, float(cfg.dial_timeout))
             if result != "continue":
                 return
-        if queue not in self.queues:
-            queue = cfg.default_queue
-            self.app(run, 16, "Set", f"CTI_QUEUE={queue}")
-            self.varset(run, "CTI_QUEUE", queue)
         spill = run.variables.get("CTI_OVERFLOW_QUEUE", "")
         after = run.variables.get("CTI_OVERFLOW_AFTER", "")
-        wait = int(after) if spill and after.isdigit() else cfg.queue_max_wait
-        self.app(run, 8, "Queue", f"{queue},{cfg.queue_options},,,{wait}")
-        result = yield from self._queue(call, queue, wait)
-        if result == "timeout" and spill in self.queues and not self.gone(run):
-            self.app(run, 11, "Set", f"CTI_QUEUE={spill}")  # (overflow)
-            self.varset(run, "CTI_QUEUE", spill)
-            call.timed_out = False
-            self.app(run, 8, "Queue", f"{spill},{cfg.queue_options},,,{cfg.queue_max_wait}")
-            result = yield from self._queue(call, spill, cfg.queue_max_wait)
+        if queue in self.queues:
+            wait = int(after) if spill and after.isdigit() else cfg.queue_max_wait
+            result = yield from self._route_queue(call, 8, queue, wait)  # (chosen)
+            if result == "timeout" and spill in self.queues and not self.gone(run):
+                self.app(run, 12, "Set", f"CTI_QUEUE={spill}")  # (overflow)
+                self.varset(run, "CTI_QUEUE", spill)
+                for priority, name in ((13, "CTI_OVERFLOW_QUEUE"), (14, "CTI_OVERFLOW_AFTER")):
+                    self.app(run, priority, "Set", f"{name}=")
+                    self.varset(run, name, "")
+                call.timed_out = False
+                result = yield from self._route_queue(call, 8, spill, cfg.queue_max_wait)
+        else:
+            queue = cfg.default_queue
+            self.app(run, 17, "Set", f"CTI_QUEUE={queue}")  # after (fallback)
+            self.varset(run, "CTI_QUEUE", queue)
+            result = yield from self._route_queue(call, 18, queue, cfg.queue_max_wait)
+        if result == "key":
+            yield from self._queue_exit(call)
+            return
         if result in ("timeout", "unknown") and not self.gone(run):
-            self.app(run, 18, "Hangup")
+            self.app(run, 20, "Hangup")  # (done)
         if run.alive:
             self.hangup_self(run)
+
+    def _route_queue(
+        self, call: Call, priority: int, queue: str, wait: int
+    ) -> Generator[Step, Signal | None, str]:
+        """``Set(CTI_QUEUE_JOINED=${EPOCH})`` then ``Queue()``, at ``priority`` and the next."""
+        run = call.runner
+        assert run is not None
+        joined = str(int(self.now))
+        self.app(run, priority, "Set", f"CTI_QUEUE_JOINED={joined}")
+        self.varset(run, "CTI_QUEUE_JOINED", joined)
+        self.app(run, priority + 1, "Queue", f"{queue},{self.config.queue_options},,,{wait}")
+        return (yield from self._queue(call, queue, wait))
+
+    def _queue_exit(self, call: Call) -> Generator[Step, Signal | None, None]:
+        """``[cti-queue-exit]`` of dialplans/outbound.conf, where a key left the queue: the
+        call-back FastAGI script, then ``Hangup()``."""
+        run = call.runner
+        assert run is not None
+        if self.gone(run):
+            self.hangup_self(run)
+            return
+        queue = run.variables.get("CTI_QUEUE", "")
+        self.app(run, 1, "NoOp", f"Call-back asked from queue {queue}")
+        self.app(run, 2, "Set", "TIMEOUT(absolute)=60")
+        url = self.agi_url("callback")
+        self.app(run, 3, "AGI", url)
+        status = yield from self._agi(call, url)
+        self.varset(run, "AGISTATUS", status)
+        if status != "HANGUP" and not self.gone(run):
+            self.app(run, 4, "Hangup")
+        if run.alive:
+            self.hangup_self(run)
+
+    def agi_url(self, script: str) -> str:
+        """``agi://${CTI_AGI_HOST}:${CTI_AGI_PORT}/<script>`` as the dialplan expands it."""
+        base = self.config.agi_url.rsplit("/", 1)[0]
+        return f"{base}/{script}"
 
     def setvar(self, name: str, variable: str, value: str) -> str | None:
         """AMI ``Setvar`` on a live channel; Asterisk's error message, or None."""
@@ -1452,12 +1995,15 @@ class Pbx:
 
     # -- FastAGI --------------------------------------------------------------------
 
-    def _agi(self, call: Call) -> Generator[Step, Signal | None, str]:
+    def _agi(self, call: Call, url: str = "") -> Generator[Step, Signal | None, str]:
+        """``AGI()`` of the IVR (or of ``url``, another FastAGI script on the same server)."""
         run = call.runner
         assert run is not None
-        session = AgiSession(self, call, run)
+        session = AgiSession(self, call, run, url=url)
         call.agi = session
-        if self.config.ivr is None:
+        if url and self.config.ivr is None:
+            session.fail()
+        elif self.config.ivr is None:
             session.attach(session.probe_output)
             session.header()
             self.spawn(session.probe(call.plan.probe))
@@ -1466,7 +2012,8 @@ class Pbx:
         else:
             session.fail()
         yield Wait((session.done,))
-        call.ivr_variables = dict(session.variables)
+        if not url:
+            call.ivr_variables = dict(session.variables)
         return session.status
 
     # -- Dial (the callfold dialplan's direct ring of CTI_AGENT) ------------------------
@@ -1765,30 +2312,82 @@ class Pbx:
             self.device(f"Queue:{queue.name}", "RINGING")
         count = str(len(queue.entries))
         self.chan_event("QueueCallerJoin", run, Queue=queue.name, Position=count, Count=count)
+        run.queue_dtmf = lambda digit: self._queue_digit(queue, entry, digit)
+        if call.plan.queue_keys and not call.keys_pressing:
+            call.keys_pressing = True
+            self.spawn(self._press_queue_keys(call, run))
         expire = self.now + max_wait if max_wait > 0 else None
         while True:
             while not self._is_our_turn(queue, entry):
                 if expire is not None and self.now >= expire:
                     return self._queue_timeout(call, queue, entry, app_start)
-                signal = yield Wait((run.hangup_requested,), timeout=RECHECK)
+                signal = yield Wait((run.hangup_requested, entry.key), timeout=RECHECK)
+                if signal is entry.key:
+                    return self._key_exit(call, queue, entry, app_start)
                 if signal is not None:
                     return self._abandon(call, queue, entry, app_start)
             while True:
                 if expire is not None and self.now >= expire:
                     return self._queue_timeout(call, queue, entry, app_start)
                 result = yield from self._try_calling(call, queue, entry, expire, app_start)
-                if result in ("answered", "abandoned"):
+                if result in ("answered", "abandoned", "key"):
                     return result
                 if expire is not None and self.now >= expire:
                     return self._queue_timeout(call, queue, entry, app_start)
-                signal = yield Wait((run.hangup_requested,), timeout=queue.config.retry)
+                signal = yield Wait((run.hangup_requested, entry.key), timeout=queue.config.retry)
+                if signal is entry.key:
+                    return self._key_exit(call, queue, entry, app_start)
                 if signal is not None:
                     return self._abandon(call, queue, entry, app_start)
                 if not self._is_our_turn(queue, entry):
                     break
 
+    def _queue_digit(self, queue: Queue, entry: Entry, digit: str) -> None:
+        """``valid_exit``: keys add up toward an extension of the queue's ``context``; one
+        that can match nothing starts again; an exact match takes the caller out."""
+        if entry.key.fired:
+            return
+        entry.digits += digit
+        extensions = CONTEXT_EXTENSIONS.get(queue.config.context, ())
+        if not queue.config.context:
+            return
+        if not any(exten.startswith(entry.digits) for exten in extensions):
+            entry.digits = ""
+            return
+        if entry.digits in extensions:
+            entry.key.fire(entry.digits)
+
+    def _press_queue_keys(self, call: Call, chan: Channel) -> Proc:
+        """The caller's ``queue_keys``, timed from the first ``QueueCallerJoin``; a key falls
+        due only while the caller waits in a queue (else it is not pressed)."""
+        start = self.now
+        for after, digit in sorted(call.plan.queue_keys):
+            delay = start + after - self.now
+            if delay > 0:
+                signal = yield Wait((chan.hangup_requested, call.key_exit), timeout=delay)
+                if signal is not None:
+                    return
+            if self.gone(chan) or call.key_exit.fired:
+                return
+            if chan.queue_dtmf is not None:
+                yield from self.send_dtmf(chan, digit)
+
+    def _key_exit(self, call: Call, queue: Queue, entry: Entry, app_start: float) -> str:
+        """The caller pressed an extension of the queue's context: ``Queue()`` moves the
+        channel there (priority 0 until the dialplan steps on), then leaves the queue.
+
+        ``QUEUESTATUS`` is not set: ``queue_exec`` sets it only for a known reason."""
+        run = entry.chan
+        self._queue_times(run, entry, app_start, 0.0)
+        self.update(run, context=queue.config.context, exten=entry.digits, priority=0)
+        self._leave(queue, entry)
+        call.exit_key = entry.digits
+        call.key_exit.fire(entry.digits)
+        return "key"
+
     def _leave(self, queue: Queue, entry: Entry) -> int:
         position = queue.position(entry)
+        entry.chan.queue_dtmf = None
         if entry in queue.entries:
             queue.entries.remove(entry)
         if not queue.entries:
@@ -1861,7 +2460,8 @@ class Pbx:
         answers = {ring.one.answered: ring for ring in rings}
         while True:
             signal = yield Wait(
-                (*answers, run.hangup_requested, *waiting), timeout=max(0.0, deadline - self.now)
+                (*answers, run.hangup_requested, entry.key, *waiting),
+                timeout=max(0.0, deadline - self.now),
             )
             ring = waiting.pop(signal, None) if signal is not None else None
             if ring is None:
@@ -1872,11 +2472,13 @@ class Pbx:
         for ring in rings:
             ring.member.pending = False
         entry.pending = False
-        if signal is run.hangup_requested:
+        if signal is run.hangup_requested or signal is entry.key:
             for ring in rings:
                 self.chan_event("DialEnd", run, ring.one, DialStatus="CANCEL")
                 self.chan_event("DialEnd", run, ring.one, DialStatus="CANCEL")
                 self.hangup_owned(ring.one, 0)
+            if signal is entry.key:
+                return self._key_exit(call, queue, entry, app_start)
             return self._abandon(call, queue, entry, app_start)
         winner = answers.get(signal) if signal is not None else None
         if winner is None:

@@ -5,7 +5,8 @@ for the fourteen-header channel snapshot, ``<Dest>`` / ``<LocalOne>`` / ``<Local
 for the same snapshot with a prefix, and ``<bridge>`` for the bridge snapshot. An item
 ending in ``?`` is written only when its first header has a value: ``DialBegin`` of an
 originated call has no calling channel, list events carry ``ActionID`` only when the
-action had one, ``Hangup`` carries ``TechCause`` only when the technology gave one.
+action had one, ``Hangup`` and the hangup requests carry ``TechCause`` only when the
+technology gave one (a SIP status of a PJSIP channel).
 ``tests/protocol/test_pbxsim_render.py`` re-renders every recorded event and compares bytes.
 """
 
@@ -137,8 +138,8 @@ SCHEMAS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "BridgeDestroy": (CALL, ("<bridge>",)),
     "BridgeEnter": (CALL, ("<bridge>", "<chan>")),
     "BridgeLeave": (CALL, ("<bridge>", "<chan>")),
-    "SoftHangupRequest": (CALL, ("<chan>", "Cause")),
-    "HangupRequest": (CALL, ("<chan>", "Cause")),
+    "SoftHangupRequest": (CALL, ("<chan>", "Cause", "TechCause?")),
+    "HangupRequest": (CALL, ("<chan>", "Cause", "TechCause?")),
     "Hangup": (CALL, ("<chan>", "Cause", "Cause-txt", "TechCause?")),
     "DeviceStateChange": (CALL, ("Device", "State")),
     "OriginateResponse": (

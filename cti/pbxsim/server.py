@@ -2,7 +2,10 @@
 
 ``PbxSimulator`` runs ``cti.pbxsim.engine.Pbx`` in real time scaled by ``speed``
 (virtual seconds per real second), serves AMI on ``127.0.0.1`` and, when given an
-IVR address, calls it over FastAGI for every inbound call. Replies are Asterisk's,
+IVR address, calls it over FastAGI for every inbound call. ``Originate`` into
+``cti-outbound`` rings an agent's phone and dials the customer (``PbxSimulator.callees``
+says how customers answer); any other ``Originate`` with ``Exten`` places a simulated
+inbound call, as the recordings were made. Replies are Asterisk's,
 texts included (``main/manager.c`` of 22.10.1); fault hooks (``restart``,
 ``drop_connections``, ``send_raw``) let tests break things the way a real PBX does.
 """
@@ -21,13 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cti.ami.protocol import AmiFramer, parse_headers
+from cti.dialplan.pbx import extension_match
 from cti.pbxsim.agi import MAX_AGI_CONNECT, run_fastagi
 from cti.pbxsim.agisession import AgiSession
 from cti.pbxsim.dialplan import SimDialplan
 from cti.pbxsim.engine import (
+    ORIGINATE_TIMEOUT,
     Call,
+    Callee,
     CallPlan,
     IvrTarget,
+    Originate,
     Pbx,
     PbxConfig,
     Shape,
@@ -77,6 +84,10 @@ EVENT_CLASSES = {
 ALL_CLASSES = sum(EVENT_CLASSES.values())
 """What the simulator's AMI user may read (``read = all``)."""
 DEFAULT_CALLERS = [(f"+7916{n:07d}", f"Caller {n}") for n in range(1000, 1100)]
+MAX_PUBLIC_UNIQUEID = 149
+"""``AST_MAX_PUBLIC_UNIQUEID``: the longest ``ChannelId`` ``Originate`` takes."""
+OUTBOUND_PATTERN = "_+X."
+"""The one extension of ``[cti-outbound]`` (dialplans/outbound.conf): E.164 numbers."""
 
 
 @dataclass(eq=False)
@@ -136,6 +147,21 @@ def _login_part(raw: bytes) -> int:
 
 def _true(value: str) -> bool:
     return value.strip().lower() in TRUE_WORDS
+
+
+def _callerid(value: str) -> tuple[str | None, str | None]:
+    """``CallerID`` as ``ast_callerid_parse`` and ``ast_shrink_phone_number`` read it."""
+    name, bracket, rest = value.partition("<")
+    if bracket:
+        number = rest.partition(">")[0].strip()
+        display = name.strip().strip('"').strip()
+    elif value.strip().lstrip("+").replace(" ", "").replace("-", "").isdigit():
+        number, display = value.strip(), ""
+    else:
+        number, display = "", value.strip().strip('"').strip()
+    last = len(number) - 1
+    shrunk = "".join(c for i, c in enumerate(number) if c not in "() -" and (c != "." or i == last))
+    return shrunk or None, display or None
 
 
 def event_mask(value: str) -> int:
@@ -312,6 +338,11 @@ class PbxSimulator:
         for queue in pbx.queues.values():
             for member in queue.members:
                 member.behaviour = human_behaviour
+
+    @property
+    def callees(self) -> dict[str, Callee]:
+        """How customers' phones answer outbound calls, by number (kept across ``restart``)."""
+        return self.pbx.callees
 
     async def _outcome(self, call: Call) -> str:
         self._ensure_clock()
@@ -894,6 +925,61 @@ class PbxSimulator:
         fields = [("Message", "Command output follows"), *(("Output", line) for line in output)]
         self._reply(session, render_response("Success", aid, fields))
 
+    def _originate_outbound(self, session: Session, action: dict[str, str], aid: str) -> None:
+        """``Originate`` of a phone into ``cti-outbound``, checked as ``action_originate``
+        checks it; replied at once with ``Async``, else once the phone answered or not."""
+        channel_id = action.get("ChannelId", "")
+        if len(channel_id) > MAX_PUBLIC_UNIQUEID:
+            message = f"Uniqueid length exceeds maximum of {MAX_PUBLIC_UNIQUEID}\n"
+            self._reply(session, render_error(aid, message))
+            return
+        priority, timeout = action.get("Priority", ""), action.get("Timeout", "")
+        if not priority.lstrip("-").isdigit():
+            self._reply(session, render_error(aid, "Invalid priority"))
+            return
+        if timeout and not timeout.lstrip("-").isdigit():
+            self._reply(session, render_error(aid, "Invalid timeout"))
+            return
+        caller = _callerid(action.get("CallerID", ""))
+        exten = action.get("Exten", "")
+        if int(priority) and not (
+            extension_match(OUTBOUND_PATTERN, exten) and 1 <= int(priority) <= 8
+        ):
+            self._reply(session, render_error(aid, "Extension does not exist."))
+            return
+        items = [
+            item.partition("=")
+            for key, value in action.items()
+            if key.lower() == "variable"
+            for item in value.replace("\n", ",").split(",")
+        ]
+        request = Originate(
+            channel=action["Channel"],
+            context=action.get("Context", ""),
+            exten=exten,
+            priority=int(priority),
+            caller=caller,
+            timeout=int(timeout) / 1000 if timeout else ORIGINATE_TIMEOUT,
+            channel_id=channel_id,
+            variables=[(name, value) for name, sep, value in reversed(items) if sep and name],
+            action_id=aid,
+            respond=_true(action.get("Async", "")),
+        )
+        self._ensure_clock()
+        if request.respond:
+            self._reply(session, render_success(aid, "Originate successfully queued"))
+            self.pbx.originate(request)
+            return
+        call = self.pbx.originate(request)
+        call.originated_signal.subscribe(
+            lambda signal: self._reply(
+                session,
+                render_success(aid, "Originate successfully queued")
+                if signal.value == "Success"
+                else render_error(aid, "Originate failed"),
+            )
+        )
+
     def _originate(self, session: Session, action: dict[str, str], aid: str) -> None:
         channel = action.get("Channel", "")
         if not channel:
@@ -911,6 +997,9 @@ class PbxSimulator:
         if action.get("Application"):
             self._reply(session, render_success(aid, "Originate successfully queued"))
             self.pbx.originate_application({**action, "ActionID": aid})
+            return
+        if action.get("Context") == self.config.outbound_context:
+            self._originate_outbound(session, action, aid)
             return
         callerid = action.get("CallerID", "")
         name, _, rest = callerid.partition("<")

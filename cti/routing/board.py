@@ -23,6 +23,7 @@ Pure code: events in, agents out.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -47,6 +48,8 @@ CALLER_EVENTS = frozenset(
 
 BUSY = {"2", "3", "8"}  # in use, busy, on hold
 DAY = 86400.0
+LEFT_KEPT = 1000
+"""Callers remembered after leaving a queue (``AgentBoard.joined``)."""
 RINGING = {"6", "7"}  # ringing, ringing while in use
 ABSENT = {"4", "5"}  # invalid, unavailable
 
@@ -95,9 +98,39 @@ class AgentBoard:
         self._now = 0.0
         self._waiting: dict[str, dict[str, float]] = {}
         """Queue to the callers in it (``Uniqueid``) and when each joined."""
+        self._left: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        """Callers who left a queue lately: ``Uniqueid`` to the queue and when they joined
+        it (a caller who pressed 1 to be called back is asked about after leaving)."""
         self._holdtime: dict[str, int] = {}
         self._finished: dict[str, int] = {}
         """Calls completed or abandoned per queue (for the first-sample rule)."""
+
+    def oldest_joined(self) -> dict[str, float]:
+        """When each queue's longest-waiting caller joined it (epoch seconds)."""
+        return {q: min(c.values()) for q, c in self._waiting.items() if c}
+
+    def joined(self, uniqueid: str) -> tuple[str, float] | None:
+        """The queue a caller waits in, or last left, and when they joined it."""
+        for queue, callers in self._waiting.items():
+            if uniqueid in callers:
+                return queue, callers[uniqueid]
+        return self._left.get(uniqueid)
+
+    def free_by_queue(self, now: float) -> dict[str, list[str]]:
+        """Agents Asterisk could ring now, per queue, longest idle first (interfaces)."""
+        free: dict[str, list[tuple[float, str]]] = {}
+        for interface, member in self._members.items():
+            if (
+                interface not in self._profiles
+                or _state(member) is not AgentState.AVAILABLE
+                or member.wrap_until > now
+            ):
+                continue
+            idle = max(member.last_call, member.login)
+            named = self._profiles[interface].interface  # as written, not folded
+            for queue in member.queues:
+                free.setdefault(queue, []).append((idle, named))
+        return {queue: [i for _, i in sorted(agents)] for queue, agents in free.items()}
 
     def oldest_waits(self, now: float) -> dict[str, float]:
         """Seconds each queue's longest-waiting caller has waited."""
@@ -173,7 +206,11 @@ class AgentBoard:
         if kind == "QueueCallerJoin":
             self._waiting.setdefault(queue, {})[caller] = now
             return
-        self._waiting.get(queue, {}).pop(caller, None)
+        joined = self._waiting.get(queue, {}).pop(caller, None)
+        if joined is not None and kind == "QueueCallerLeave":
+            self._left[caller] = (queue, joined)
+            while len(self._left) > LEFT_KEPT:
+                self._left.popitem(last=False)
         if kind == "QueueCallerAbandon":
             self._finished[queue] = self._finished.get(queue, 0) + 1
         elif kind == "AgentConnect":

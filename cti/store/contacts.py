@@ -61,6 +61,8 @@ class LoadedContact:
     phones: tuple[str, ...]
     emails: tuple[str, ...]
     external_id: str | None
+    do_not_call: tuple[str, ...] = ()
+    """Phones the contact asked not to be called on."""
 
 
 def _lookup(condition: ColumnElement[bool]) -> Select[int, str, str]:
@@ -281,6 +283,7 @@ class ContactRepository:
             return None
         contact = parts["contact"][0]
         identities = [(row[0], row[1]) for row in parts["identities"]]
+        not_to_call = tuple(row[1] for row in parts["identities"] if row[0] == PHONE and row[2])
         orders, deliveries, tickets = parts["orders"], parts["deliveries"], parts["tickets"]
         purchases, interactions, notes = parts["purchases"], parts["interactions"], parts["notes"]
         facts = ContactFacts(
@@ -342,6 +345,7 @@ class ContactRepository:
             phones=tuple(v for k, v in identities if k == PHONE),
             emails=tuple(v for k, v in identities if k == EMAIL),
             external_id=next((v for k, v in identities if k == CRM), None),
+            do_not_call=not_to_call,
         )
 
     async def count(self) -> int:
@@ -526,7 +530,7 @@ _LOAD: dict[str, AnySelect] = {
         ContactRecord.lifetime_value_cents,
         ContactRecord.debt_cents,
     ).where(ContactRecord.id == bindparam("contact_id")),
-    "identities": select(ContactIdentity.kind, ContactIdentity.value)
+    "identities": select(ContactIdentity.kind, ContactIdentity.value, ContactIdentity.do_not_call)
     .where(ContactIdentity.contact_id == bindparam("contact_id"))
     .order_by(ContactIdentity.id),
     "orders": _newest(OrderRecord, OrderRecord.placed_at),
@@ -549,6 +553,7 @@ def contact_view(record: ContactRecord, identities: Sequence[ContactIdentity]) -
         "debt_cents": record.debt_cents,
         "external_id": next((i.value for i in identities if i.kind == CRM), None),
         "phones": [i.value for i in identities if i.kind == PHONE],
+        "do_not_call": [i.value for i in identities if i.kind == PHONE and i.do_not_call],
         "emails": [i.value for i in identities if i.kind == EMAIL],
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),

@@ -176,6 +176,8 @@ class ContactIdentity(Base):
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """The contact asked not to be called on this number: outbound calls refuse it."""
 
 
 Index("ix_contact_identities_lookup", ContactIdentity.kind, ContactIdentity.value)
@@ -368,6 +370,76 @@ class AgentProfileRecord(Base):
     languages: Mapped[list[str]] = mapped_column(JsonType, default=list)
     team: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CallbackRecord(Base):
+    """A call-back owed to a caller: kept their place in a queue, or gave up waiting."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(32))
+    """E.164, as caller identification normalises it."""
+    contact_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("contacts.id", ondelete="SET NULL")
+    )
+    queue: Mapped[str] = mapped_column(String(64))
+    place_at: Mapped[datetime]
+    """The caller's place in line: when they joined the queue."""
+    source: Mapped[str] = mapped_column(String(16))
+    """``virtual_hold`` (pressed 1 in the queue: the scheduler calls back) or
+    ``abandoned`` (hung up waiting: on the list for a person to call back)."""
+    source_call: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """The ``Linkedid`` of the call it came from (one call-back per call)."""
+    state: Mapped[str] = mapped_column(String(16), default="owed")
+    """``owed``, ``dialing``, ``done`` or ``given_up``."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    """Not before then (a retry after a failed attempt)."""
+    taken_by: Mapped[str | None] = mapped_column(String(64))
+    """The user who took it off the list (abandoned calls), or the agent dialling."""
+    last_result: Mapped[str | None] = mapped_column(String(32))
+    wait_seconds: Mapped[float | None] = mapped_column(Float)
+    """How long the caller had waited when they left the queue."""
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+Index("ix_callbacks_open", CallbackRecord.state, CallbackRecord.queue, CallbackRecord.place_at)
+Index("ix_callbacks_number", CallbackRecord.number, CallbackRecord.created_at)
+
+
+class OutboundAttempt(Base):
+    """One outbound call the server asked Asterisk for: agent first, then the customer."""
+
+    __tablename__ = "outbound_attempts"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """``click_to_call`` or ``callback``."""
+    callback_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("callbacks.id", ondelete="CASCADE"), index=True
+    )
+    requested_by: Mapped[str] = mapped_column(String(64))
+    agent: Mapped[str] = mapped_column(String(64))
+    """The agent's phone (``PJSIP/1001``), rung first."""
+    number: Mapped[str] = mapped_column(String(32))
+    contact_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("contacts.id", ondelete="SET NULL")
+    )
+    linkedid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """``cti-out-<id>``: the ``Uniqueid`` of the agent's channel, so the call's ``Linkedid``."""
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    result: Mapped[str | None] = mapped_column(String(32))
+    """``answered``, ``agent_noanswer``, ``agent_busy``, ``agent_unavailable``, ``busy``,
+    ``noanswer``, ``unavailable``, ``cancelled``, ``refused`` or ``failed``."""
+    detail: Mapped[str] = mapped_column(String(255), default="")
+
+
+Index("ix_outbound_attempts_number", OutboundAttempt.number, OutboundAttempt.started_at)
 
 
 # --- reports: 15-minute roll-ups kept up to date from the tables above (cti.store.reports) ---

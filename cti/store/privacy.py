@@ -19,6 +19,7 @@ from cti.contacts.phone import DEFAULT_RULES, PhoneRules, normalize_phone, suffi
 from cti.store.db import Sessionmaker
 from cti.store.models import (
     Base,
+    CallbackRecord,
     CallRecord,
     ContactIdentity,
     ContactRecord,
@@ -27,6 +28,7 @@ from cti.store.models import (
     MessageRecord,
     NoteRecord,
     OrderRecord,
+    OutboundAttempt,
     PurchaseRecord,
     TicketRecord,
 )
@@ -43,6 +45,17 @@ FACT_TABLES: dict[str, type[Base]] = {
     "messages": MessageRecord,
 }
 _SKIPPED = {"id", "contact_id"}
+OUTBOUND_TABLES: dict[str, type[OutboundAttempt] | type[CallbackRecord]] = {
+    "outbound_attempts": OutboundAttempt,
+    "callbacks": CallbackRecord,
+}
+"""Kept by number as well as by contact: found and erased by either."""
+
+
+def _outbound_of(
+    table: type[OutboundAttempt] | type[CallbackRecord], contact_id: int, phones: Sequence[str]
+) -> ColumnElement[bool]:
+    return (table.contact_id == contact_id) | table.number.in_(list(phones))
 
 
 async def export_contact(
@@ -66,6 +79,9 @@ async def export_contact(
         call_ids = await _call_ids(session, contact_id, phones, rules)
         calls = await session.scalars(select(CallRecord).where(CallRecord.id.in_(call_ids)))
         export["calls"] = [call_from_record(c) for c in calls.all()]
+        for name, table in OUTBOUND_TABLES.items():
+            mine = _outbound_of(table, contact_id, phones)
+            export[name] = [_row(r) for r in (await session.scalars(select(table).where(mine)))]
         await AuditRepository(session).record(
             actor=actor, action="contact.export", target=f"contact:{contact_id}"
         )
@@ -109,6 +125,10 @@ async def erase_contact(
             .values(caller_num=None, caller_name=None, contact_id=None)
         )
         counts["calls_anonymised"] = len(call_ids)
+        for name, table in OUTBOUND_TABLES.items():  # numbers: gone, not just unlinked
+            mine = _outbound_of(table, contact_id, phones)
+            gone = await session.execute(delete(table).where(mine))
+            counts[name] = int(gone.rowcount)  # type: ignore[attr-defined]
         await session.execute(delete(ContactRecord).where(ContactRecord.id == contact_id))
         for digest in list(files):
             shared = await session.scalar(

@@ -19,6 +19,7 @@ from cti.auth.passwords import Passwords
 from cti.auth.ratelimit import LoginRateLimiter
 from cti.auth.service import create_user, deactivate_user
 from cti.auth.tokens import TokenSigner
+from cti.callbacks.service import shipped_rules as shipped_callback_rules
 from cti.contacts.dossier import default_rules
 from cti.dialplan.render import context_text
 from cti.routing.service import default_routing
@@ -216,6 +217,20 @@ ENDPOINTS: list[tuple[str, str, Role]] = [
     ("GET", "/api/reports/agents?from=2026-11-10&to=2026-11-11", Role.SUPERVISOR),
     ("GET", "/api/reports/csat?from=2026-11-10&to=2026-11-11", Role.SUPERVISOR),
     ("GET", "/api/reports/day?date=2026-11-10&format=csv", Role.SUPERVISOR),
+    ("POST", "/api/outbound/calls", Role.AGENT),
+    ("GET", "/api/outbound/calls/{attempt_id}", Role.AGENT),
+    ("GET", "/api/callbacks", Role.AGENT),
+    ("GET", "/api/callbacks/{callback_id}", Role.AGENT),
+    ("POST", "/api/callbacks/{callback_id}/take", Role.AGENT),
+    ("POST", "/api/callbacks/{callback_id}/call", Role.AGENT),
+    ("POST", "/api/callbacks/{callback_id}/close", Role.AGENT),
+    ("PUT", "/api/contacts/{contact_id}/do-not-call", Role.AGENT),
+    ("GET", "/api/callbacks/rules", Role.SUPERVISOR),
+    ("GET", "/api/callbacks/rules/versions", Role.SUPERVISOR),
+    ("GET", "/api/callbacks/rules/versions/{version}", Role.SUPERVISOR),
+    ("POST", "/api/callbacks/rules/check", Role.ADMIN),
+    ("PUT", "/api/callbacks/rules", Role.ADMIN),
+    ("POST", "/api/callbacks/rules/rollback", Role.ADMIN),
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/auth/login")}
 SIGNED = {("POST", "/webhooks/sms/twilio"), ("POST", "/webhooks/sms")}
@@ -250,6 +265,18 @@ SUCCESS = {
     ("POST", "/api/agents/{username}/spy"): 422,
     # The matrix's API runs without the WebSocket hub that holds the wallboard.
     ("GET", "/api/wallboard"): 503,
+    # Past the role check, a number that is not one (or a user with no phone) is judged.
+    ("POST", "/api/outbound/calls"): 422,
+    # Past the role check, the attempt or call-back is looked for: there is none.
+    ("GET", "/api/outbound/calls/{attempt_id}"): 404,
+    ("GET", "/api/callbacks/{callback_id}"): 404,
+    ("POST", "/api/callbacks/{callback_id}/take"): 404,
+    ("POST", "/api/callbacks/{callback_id}/call"): 404,
+    ("POST", "/api/callbacks/{callback_id}/close"): 404,
+    # The matrix's contact has no phone to mark.
+    ("PUT", "/api/contacts/{contact_id}/do-not-call"): 404,
+    ("POST", "/api/callbacks/rules/check"): 200,
+    ("POST", "/api/callbacks/rules/rollback"): 200,
 }
 
 
@@ -286,6 +313,14 @@ def body_for(method: str, path: str) -> dict[str, Any] | None:
         return {"rules": default_routing()}
     if path.startswith("/api/dialplan/contexts/") and (method == "PUT" or path.endswith("/check")):
         return {"text": SHIPPED_ROUTE, "base_version": 0}
+    if path in {"/api/callbacks/rules", "/api/callbacks/rules/check"}:
+        return {"rules": shipped_callback_rules()}
+    if path == "/api/outbound/calls":
+        return {"number": "not a number"}
+    if path.endswith("/close"):
+        return {"state": "done", "note": ""}
+    if path.endswith("/do-not-call"):
+        return {"number": "+79161234567"}
     if path.endswith("/rollback"):
         return {"version": 1}
     if path == "/api/routing/simulate":
@@ -312,6 +347,7 @@ async def concrete(api: Api, path: str) -> str:
     path = path.replace("{username}", "agent1").replace("{rule_id}", "support")
     path = path.replace("{call_id}", LIVE[0]["linkedid"]).replace("{queue}", "sales")
     path = path.replace("{context_name}", "cti-route")
+    path = path.replace("{callback_id}", "999999").replace("{attempt_id}", "999999")
     if path.startswith("/api/dialplan/contexts/cti-route/") and (
         "{version}" in path or path.endswith(("/rollback", "/diff"))
     ):
@@ -326,6 +362,8 @@ async def concrete(api: Api, path: str) -> str:
         store = RuleSetStore(api.sessionmaker)
         if path.startswith("/api/routing"):
             name, document = "routing", default_routing()
+        elif path.startswith("/api/callbacks"):
+            name, document = "callbacks", shipped_callback_rules()
         else:
             name = "dossier"
             document = default_rules().model_dump(mode="json", by_alias=True, exclude_none=True)

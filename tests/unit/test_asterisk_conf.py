@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from cti.ami.events import SERVER_EVENTS, VARSET_PREFIX
+from cti.callbacks.dialer import ORIGINATE_VARIABLES
 from cti.calls.tracker import CallTracker
 from cti.dialplan.config import ConfigFile, ConfigSyntaxError, Section, parse_config
 from cti.dialplan.pbx import Priority, load_dialplan
 from cti.dialplan.validate import Source, asterisk_order, check_dialplan, jump_targets
+from ivr.callback import HANDED_OVER as CALLBACK_HANDED_OVER
 from ivr.caller import HANDED_OVER
 
 pytestmark = pytest.mark.unit
@@ -33,7 +35,9 @@ EVENT_CLASS = {
     **dict.fromkeys(
         ["Newchannel", "NewCallerid", "Hangup", "DialBegin", "DialEnd", "BridgeEnter"], "call"
     ),
-    **dict.fromkeys(["BridgeLeave", "BlindTransfer", "AttendedTransfer"], "call"),
+    **dict.fromkeys(
+        ["BridgeLeave", "BlindTransfer", "AttendedTransfer", "OriginateResponse"], "call"
+    ),
     "AGIExecStart": "agi",
     "VarSet": "dialplan",
     **dict.fromkeys(
@@ -98,6 +102,7 @@ QUEUE_KEYWORDS = {
     "setqueueentryvar",
     "autopause",
     "penaltymemberslimit",
+    "context",
 }
 """Per-queue keywords app_queue 22 accepts (a subset); others only draw warnings."""
 
@@ -106,7 +111,12 @@ APPLICATIONS = {
     "MusicOnHold",
 }
 FUNCTIONS = {"CALLERID", "TIMEOUT", "DEVICE_STATE", "QUEUE_EXISTS", "IF"}
-SET_BY_IVR = set(HANDED_OVER) | {"CTI_WAIT"}
+SET_BY_IVR = (
+    set(HANDED_OVER)
+    | {"CTI_WAIT", "CTI_QUEUE_JOINED"}
+    | set(ORIGINATE_VARIABLES)
+    | set(CALLBACK_HANDED_OVER)
+)
 
 
 def load(path: Path) -> ConfigFile:
@@ -316,7 +326,9 @@ def test_the_inbound_context_fails_open_to_the_default_queue() -> None:
 def test_overflow_moves_a_waiting_caller_to_the_next_queue() -> None:
     route = [s for s in steps() if s.context == "cti-route"]
     (first, *_) = [s for s in route if s.app == "Queue"]
-    assert first.label == "chosen" and "${CTI_OVERFLOW_AFTER}" in first.data
+    chosen = route.index(next(s for s in route if s.label == "chosen"))
+    assert route[chosen].data == "CTI_QUEUE_JOINED=${EPOCH}", "the caller's place in line"
+    assert route[chosen + 1] is first and "${CTI_OVERFLOW_AFTER}" in first.data
     (overflow,) = [s for s in route if s.label == "overflow"]
     assert overflow.data == "CTI_QUEUE=${CTI_OVERFLOW_QUEUE}"
     checks = [s.data for s in route if s.app == "GotoIf"]

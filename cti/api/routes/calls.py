@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from cti.api.context import ApiContext
@@ -25,12 +28,38 @@ router = APIRouter(prefix="/api/calls", tags=["calls"])
 
 RECENT_DEFAULT = 50
 RECENT_MAX = 200
+RETRY_AFTER = {"Retry-After": "5"}
+
+T = TypeVar("T")
 
 
-@router.get("/active")
-async def active(context: Context, _: AgentUser) -> CallsPage:
+async def _settled(answer: Awaitable[T]) -> T:
+    """A ``LiveCalls`` answer, awaited; a tracker that answers at once (a test's fake) may
+    give the value itself."""
+    if inspect.isawaitable(answer):
+        return await answer
+    return cast(T, answer)
+
+
+def _calls_away() -> JSONResponse:
+    """The live calls cannot be read now (Redis away, on a process that does not read AMI);
+    the cause is logged once by the tracker."""
+    return error_response(
+        503,
+        "calls.live_unavailable",
+        "The live calls cannot be read right now; try again shortly.",
+        RETRY_AFTER,
+    )
+
+
+@router.get("/active", response_model=CallsPage)
+async def active(context: Context, _: AgentUser) -> CallsPage | JSONResponse:
     """Calls in progress now, oldest first."""
-    return CallsPage(calls=context.live_calls.active())
+    try:
+        calls = await _settled(context.live_calls.active())
+    except ConnectionError:
+        return _calls_away()
+    return CallsPage(calls=calls)
 
 
 @router.get("/recent")
@@ -63,7 +92,10 @@ class WrapUpIn(BaseModel):
 async def wrapup(context: Context, user: AgentUser, call_id: CallId, body: WrapUpIn) -> Any:
     """Close a call: its disposition and notes go on the customer's timeline and on the
     call record; the call leaves the agent's screen once it has ended."""
-    live = context.live_calls.call(call_id)
+    try:
+        live = await _settled(context.live_calls.call(call_id))
+    except ConnectionError:
+        return _calls_away()
     calls = CallRepository(context.sessionmaker)
     call = live if live is not None else await calls.get(call_id)
     if call is None:
@@ -92,8 +124,20 @@ async def wrapup(context: Context, user: AgentUser, call_id: CallId, body: WrapU
         "by": user.username,
         "at": datetime.now(UTC).isoformat(),
     }
-    if live is None or not context.live_calls.annotate_wrapup(call_id, done):
-        await calls.annotate(call_id, "wrapup", done)
+    kept = live is not None and await _settled(context.live_calls.annotate_wrapup(call_id, done))
+    if not kept and not await calls.annotate(call_id, "wrapup", done):
+        log.warning(
+            "wrap-up of call %s not kept: the call has ended, its record is not stored yet, "
+            "and it could not be kept meanwhile",
+            call_id,
+            extra={"error_id": "calls.wrapup_unavailable", "linkedid": call_id},
+        )
+        return error_response(
+            503,
+            "calls.wrapup_unavailable",
+            "The wrap-up cannot be saved right now; try again shortly.",
+            RETRY_AFTER,
+        )
     async with context.sessionmaker.begin() as session:
         await AuditRepository(session).record(
             actor=user.username,

@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 
 from cti.api.deps import AdminUser, Context, SupervisorUser
 from cti.api.errors import error_response
+from cti.callbacks.rules import RULES_NAME as CALLBACK_RULES
+from cti.callbacks.rules import parse_callback_rules
 from cti.contacts.dossier import RULES_NAME
 from cti.contacts.rules import parse_rules
 from cti.routing.rules import parse_routing
@@ -133,9 +135,22 @@ ROUTING = RuleDocument(
     summary=lambda rules: {"rules": [r.id for r in rules.rules], "skills": sorted(rules.skills)},
 )
 
+CALLBACKS = RuleDocument(
+    name=CALLBACK_RULES,
+    check=parse_callback_rules,
+    defaults=("cti.callbacks", "default_rules.json"),
+    summary=lambda rules: {
+        "queues": list(rules.queues) or "all",
+        "offer_after_wait": rules.offer_after_wait,
+    },
+)
+
 dossier_router = rules_router(
     "/api/rules/dossier", DOSSIER, on_save=lambda context: context.dossiers.rules.forget()
 )
 routing_router = rules_router(
     "/api/routing/rules", ROUTING, on_save=lambda context: context.routing.forget()
+)
+callbacks_router = rules_router(
+    "/api/callbacks/rules", CALLBACKS, on_save=lambda context: context.outbound.forget_rules()
 )

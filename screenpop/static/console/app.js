@@ -10,8 +10,9 @@
  * textContent, Text nodes and setAttribute on non-URL attributes (the one URL, a tel:
  * link, is built from digits only); never innerHTML.
  *
- * The Dialplan and Reports tabs live in dialplan.js and reports.js (ES modules loaded
- * the first time their tab opens): see renderPlaceholder() and docs/console.md.
+ * The Dialplan, Reports, Call-backs and Call-back rules tabs live in dialplan.js,
+ * reports.js and callbacks.js (ES modules loaded the first time their tab opens): see
+ * renderPlaceholder() and docs/console.md.
  */
 
 import {
@@ -42,6 +43,8 @@ import { screenSocket } from '../shared/socket.js';
   const PLACEHOLDERS = {
     dialplan: { file: './dialplan.js', fn: 'renderDialplan' },
     reports: { file: './reports.js', fn: 'renderReports' },
+    callbacks: { file: './callbacks.js', fn: 'renderCallbacks' },
+    'callback-rules': { file: './callbacks.js', fn: 'renderCallbackRules' },
   };
 
   // ---------------------------------------------------------------- state

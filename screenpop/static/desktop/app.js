@@ -3,7 +3,9 @@
  * Plain ES2020 module, no framework, no build step, no network besides this server.
  * Contract: docs/screenpop.md (WebSocket /ws/agent, pops, close codes, REST).
  * What the console uses too is in ../shared/: the session and REST calls, the sign-in
- * form, the socket's upkeep, the element builder, formatters and toasts.
+ * form, the socket's upkeep, the element builder, formatters and toasts. Calling
+ * customers (the cards' Call buttons, do-not-call) and the call-back panel are in
+ * outbound.js.
  *
  * Safety rule for this file: server data only ever reaches the page through
  * textContent, Text nodes and setAttribute on non-URL attributes; never innerHTML.
@@ -15,6 +17,10 @@ import {
 import { api, clearSession, saveUser, session, setApiHooks } from '../shared/session.js';
 import { resumeOrSignIn, setUpLogin, showLogin } from '../shared/login.js';
 import { screenSocket } from '../shared/socket.js';
+import {
+  dialogOpen, isCallbackCall, isOutboundCall, notePop, noteAgent, onOutbound, outboundAbout,
+  outboundReconnected, phoneList, setOutboundHooks, startOutbound, stopOutbound,
+} from './outbound.js';
 
 (() => {
   // ---------------------------------------------------------------- constants
@@ -165,6 +171,7 @@ import { screenSocket } from '../shared/socket.js';
     S.agent = null;
     socket.start();
     showApp();
+    startOutbound();
     socket.connect();
   }
 
@@ -179,6 +186,7 @@ import { screenSocket } from '../shared/socket.js';
     S.agent = null;
     S.helloSeen = false;
     socket.stop();
+    stopOutbound();
     showLogin(notice);
   }
 
@@ -309,6 +317,9 @@ import { screenSocket } from '../shared/socket.js';
       case 'message':
         onMessageGiven(msg);
         break;
+      case 'outbound':
+        onOutbound(msg);
+        break;
       default:
         break;
     }
@@ -335,6 +346,7 @@ import { screenSocket } from '../shared/socket.js';
     reorderCards();
     renderEmpty();
     updateTitle();
+    outboundReconnected();
   }
 
   function onAgent(agent) {
@@ -342,6 +354,7 @@ import { screenSocket } from '../shared/socket.js';
     S.agentAt = Date.now();
     clearPending();
     renderAgent();
+    noteAgent(agentState());
   }
 
   function onPop(pop) {
@@ -379,6 +392,7 @@ import { screenSocket } from '../shared/socket.js';
     }
     card.pop = pop;
     renderCard(card);
+    notePop(pop);
   }
 
   function stageOf(pop) {
@@ -483,8 +497,8 @@ import { screenSocket } from '../shared/socket.js';
     const stage = stageOf(pop);
     card.el.dataset.stage = stage;
     card.el.className = `card card-${stage}${card.el.classList.contains('card-leaving') ? ' card-leaving' : ''}`;
-    card.banner.replaceChildren(...renderBanner(card, call, stage));
-    card.head.replaceChildren(...renderHead(card, pop, call));
+    card.banner.replaceChildren(...renderBanner(card, call, stage).filter(Boolean));
+    card.head.replaceChildren(...renderHead(card, pop, call).filter(Boolean)); // no "null" text
     card.main.replaceChildren(...renderMain(card, pop));
     renderWrapup(card, stage);
     syncTimeline(card);
@@ -496,15 +510,18 @@ import { screenSocket } from '../shared/socket.js';
     card.el.classList.toggle('card-no-side', card.w.form.hidden && card.timeline.section.hidden);
   }
 
+  /** For an outbound call this page asked for, who was called (the pop may not say). */
+  const called = (pop) => outboundAbout(pop && pop.call) || {};
+
   function callerName(pop) {
     const contact = obj(pop.contact);
-    return str(contact && contact.name) || str(pop.call && pop.call.caller_name);
+    return str(contact && contact.name) || str(pop.call && pop.call.caller_name) || called(pop).name || '';
   }
 
   function callerNumber(pop) {
     const caller = obj(pop.caller) || {};
     const call = obj(pop.call) || {};
-    return str(caller.number) || str(call.caller_num) || str(caller.raw);
+    return str(caller.number) || str(call.caller_num) || str(caller.raw) || called(pop).number || '';
   }
 
   function renderBanner(card, call, stage) {
@@ -513,9 +530,14 @@ import { screenSocket } from '../shared/socket.js';
     const who = [name, number].filter(Boolean).join(' · ') || 'Unknown caller';
     if (stage === 'ringing') {
       const waited = Number(call.wait_seconds);
+      let title = 'Incoming call';
+      if (isOutboundCall(call)) {
+        const kind = isCallbackCall(call) ? 'Call-back' : 'Outgoing call';
+        title = called(card.pop).phase === 'dialing' ? `${kind}: calling the customer` : `${kind}: answer your phone`;
+      }
       return [h('div', { class: 'stage-banner stage-ringing', role: 'alert', 'aria-live': 'assertive' },
         h('span', { class: 'ring-icon' }, icon('voice')),
-        h('span', { class: 'stage-title', text: 'Incoming call' }),
+        h('span', { class: 'stage-title', text: title }),
         h('span', { class: 'stage-who', text: who }),
         Number.isFinite(waited) && waited > 0
           ? h('span', { class: 'stage-extra', text: `waited ${duration(waited)} in queue` })
@@ -525,7 +547,7 @@ import { screenSocket } from '../shared/socket.js';
       const answered = Number(call.answered_at);
       return [h('div', { class: 'stage-banner stage-talking', role: 'status' },
         h('span', { class: 'live-dot', 'aria-hidden': 'true' }),
-        h('span', { class: 'stage-title', text: 'On call' }),
+        h('span', { class: 'stage-title', text: isOutboundCall(call) ? 'On call (outgoing)' : 'On call' }),
         h('span', { class: 'stage-who', text: who }),
         Number.isFinite(answered) && answered > 0
           ? h('span', {
@@ -566,11 +588,13 @@ import { screenSocket } from '../shared/socket.js';
     const candidates = arr(caller.candidates).filter(obj);
     let matchText = MATCH_TEXT[match] || words(match);
     if (match === 'shared' && candidates.length) matchText = `Shared number · ${candidates.length} customers`;
+    if (match === 'unknown' && isOutboundCall(call)) matchText = 'Outgoing call';
     const number = callerNumber(pop);
     const cnam = str(call.caller_name);
     const meta = [];
     if (call.queue) meta.push(['Queue', str(call.queue)]);
-    if (Number(call.wait_seconds) > 0) meta.push(['Waited', duration(call.wait_seconds)]);
+    if (isOutboundCall(call)) meta.push(['Call', isCallbackCall(call) ? 'Call-back to the customer' : 'Outgoing, to the customer']);
+    else if (Number(call.wait_seconds) > 0) meta.push(['Waited', duration(call.wait_seconds)]);
     if (call.ivr_path) meta.push(['IVR', str(call.ivr_path).split('>').join(' › ')]);
     if (call.transferred_to) meta.push(['Transferred to', str(call.transferred_to)]);
     if (match === 'invalid' && caller.problem) meta.push(['Caller ID', words(caller.problem)]);
@@ -584,7 +608,7 @@ import { screenSocket } from '../shared/socket.js';
           'data-testid': 'caller-number',
           text: number || (match === 'invalid' ? 'No caller ID' : 'Unknown number'),
         }),
-        cnam && cnam !== str(obj(pop.contact) && pop.contact.name)
+        cnam && cnam !== number && cnam !== str(obj(pop.contact) && pop.contact.name)
           ? h('span', { class: 'caller-cnam', title: 'Name sent by the network', text: cnam })
           : null,
         h('span', {
@@ -613,7 +637,7 @@ import { screenSocket } from '../shared/socket.js';
     if (contact) {
       const tier = str(contact.tier);
       const debt = Number(contact.debt_cents) || 0;
-      const contactsLine = [...arr(contact.phones), ...arr(contact.emails)].map(str).filter(Boolean);
+      const emails = arr(contact.emails).map(str).filter(Boolean);
       out.push(h('section', { class: 'who-block' },
         h('div', { class: 'who-line' },
           h('h2', { class: 'contact-name', id: `${card.n}-title`, 'data-testid': 'contact-name', text: str(contact.name) || 'Unnamed customer' }),
@@ -627,34 +651,48 @@ import { screenSocket } from '../shared/socket.js';
           h('div', { class: `figure${debt > 0 ? ' figure-debt' : ''}` },
             h('dt', { text: 'Debt' }),
             h('dd', { class: 'money', 'data-testid': 'debt', text: money(contact.debt_cents) }))),
-        contactsLine.length ? h('p', { class: 'contact-ids', text: contactsLine.join(' · ') }) : null));
+        arr(contact.phones).length ? phoneList(contact) : null,
+        emails.length ? h('p', { class: 'contact-ids', text: emails.join(' · ') }) : null));
     } else {
       const caller = obj(pop.caller) || {};
       const candidates = arr(caller.candidates).filter(obj);
       const shared = candidates.length > 1;
+      const dialled = !candidates.length && isOutboundCall(pop.call) ? called(pop) : null;
+      let title = shared ? 'Several customers share this number' : 'Unknown caller';
+      let text = shared
+        ? 'Ask the caller who they are, then pick them below to see their history.'
+        : candidates.length === 1
+          ? 'Possibly the customer below; please confirm with the caller.'
+          : `No customer record matches ${callerNumber(pop) || 'this call'}.`;
+      if (dialled) {
+        title = dialled.name || dialled.number || 'Outgoing call';
+        text = `You are calling ${dialled.number || 'the customer'}; their record did not come with this call.`;
+      }
       out.push(h('section', { class: 'who-block who-unknown' },
         h('h2', {
           class: 'contact-name',
           id: `${card.n}-title`,
           'data-testid': 'contact-name',
-          text: shared ? 'Several customers share this number' : 'Unknown caller',
+          text: title,
         }),
-        h('p', { class: 'unknown-text' },
-          shared
-            ? 'Ask the caller who they are, then pick them below to see their history.'
-            : candidates.length === 1
-              ? 'Possibly the customer below; please confirm with the caller.'
-              : `No customer record matches ${callerNumber(pop) || 'this call'}.`),
+        h('p', { class: 'unknown-text', text }),
         candidates.length ? renderCandidates(card, candidates) : null));
     }
 
     // What to say (not once the call is over).
     if (stageOf(pop) !== 'ended') {
-      const name = contact && str(contact.name);
+      const name = contact ? str(contact.name) : isOutboundCall(pop.call) ? str(called(pop).name) : '';
       const about = reason && reason.label ? ` Are you calling about \u201c${str(reason.label)}\u201d?` : '';
-      const opening = name
+      const me = str(session.user && (session.user.display_name || session.user.username));
+      let opening = name
         ? `${greeting()}, ${name}.${about}`
         : `${greeting()}, thank you for calling.${about || ' May I have your name?'}`;
+      if (isOutboundCall(pop.call)) {
+        const calling = isCallbackCall(pop.call) ? 'calling you back' : 'calling you';
+        opening = name
+          ? `${greeting()}, ${name}. This is ${me || 'your agent'}, ${calling}.`
+          : `${greeting()}. This is ${me || 'your agent'}, ${calling}. May I ask who I am speaking to?`;
+      }
       out.push(h('p', { class: 'opening', 'data-testid': 'opening' },
         h('span', { class: 'opening-label', text: 'Say' }),
         h('span', { class: 'opening-text', text: opening })));
@@ -720,7 +758,7 @@ import { screenSocket } from '../shared/socket.js';
         route.rule ? h('p', { text: `Rule: ${str(route.rule)}${route.queue ? ` · queue ${str(route.queue)}` : ''}` }) : null,
         h('ul', null, arr(route.why).map((w) => h('li', { text: str(w) })))));
     }
-    return out;
+    return out.filter(Boolean);
   }
 
   const canMerge = () => !!session.user && ['supervisor', 'admin'].includes(str(session.user.role));
@@ -1514,6 +1552,15 @@ import { screenSocket } from '../shared/socket.js';
   function bind() {
     setUpLogin(startDesktop);
     setApiHooks({ unauthorized: signOut });
+    setOutboundHooks({
+      changed: (callId) => {
+        const card = S.cards.get(callId);
+        if (!card || card.removed) return;
+        renderCard(card);
+        notePop(card.pop);
+        updateTitle();
+      },
+    });
     $('queue-login').addEventListener('click', () => agentAction('login', undefined, 'Logging in…'));
     $('queue-logout').addEventListener('click', () => agentAction('logout', undefined, 'Logging out…'));
     $('pause-button').addEventListener('click', () => {
@@ -1523,7 +1570,7 @@ import { screenSocket } from '../shared/socket.js';
     $('resume-button').addEventListener('click', () => agentAction('unpause', undefined, 'Resuming…'));
     $('sign-out').addEventListener('click', () => signOut('You have signed out.'));
     $('denied-signout').addEventListener('click', () => signOut());
-    dismissToastsOnEscape();
+    dismissToastsOnEscape(dialogOpen);
     setInterval(tick, 250);
   }
 
