@@ -58,14 +58,14 @@ class FakeLiveCalls:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = list(LIVE)
 
-    def active(self) -> list[dict[str, Any]]:
+    async def active(self) -> list[dict[str, Any]]:
         return self.calls
 
-    def call(self, linkedid: str) -> dict[str, Any] | None:
+    async def call(self, linkedid: str) -> dict[str, Any] | None:
         return next((c for c in self.calls if c["linkedid"] == linkedid), None)
 
-    def annotate_wrapup(self, linkedid: str, wrapup: dict[str, Any]) -> bool:
-        call = self.call(linkedid)
+    async def annotate_wrapup(self, linkedid: str, wrapup: dict[str, Any]) -> bool:
+        call = await self.call(linkedid)
         if call is not None:
             call["wrapup"] = wrapup
         return call is not None
@@ -685,7 +685,7 @@ async def test_an_unexpected_error_is_a_bare_500(
     api: Api, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Broken:
-        def active(self) -> list[dict[str, Any]]:
+        async def active(self) -> list[dict[str, Any]]:
             raise RuntimeError("tracker exploded: internal detail")
 
     app = create_api(settings=settings, sessionmaker=api.sessionmaker, live_calls=Broken())

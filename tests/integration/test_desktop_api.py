@@ -45,7 +45,8 @@ async def test_the_wrap_up_lands_on_the_customers_timeline_once(api: Api) -> Non
         "voice",
     )
     assert mine[0]["summary"] == "Delivery booked for Friday, 10-14."
-    assert api.app.state.context.live_calls.call(CALL)["wrapup"]["disposition"] == "resolved"
+    live = await api.app.state.context.live_calls.call(CALL)
+    assert live["wrapup"]["disposition"] == "resolved"
 
 
 async def test_only_the_agent_who_took_the_call_or_a_supervisor_wraps_it_up(api: Api) -> None:

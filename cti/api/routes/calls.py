@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar, cast
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
@@ -30,16 +28,6 @@ RECENT_DEFAULT = 50
 RECENT_MAX = 200
 RETRY_AFTER = {"Retry-After": "5"}
 
-T = TypeVar("T")
-
-
-async def _settled(answer: Awaitable[T]) -> T:
-    """A ``LiveCalls`` answer, awaited; a tracker that answers at once (a test's fake) may
-    give the value itself."""
-    if inspect.isawaitable(answer):
-        return await answer
-    return cast(T, answer)
-
 
 def _calls_away() -> JSONResponse:
     """The live calls cannot be read now (Redis away, on a process that does not read AMI);
@@ -56,7 +44,7 @@ def _calls_away() -> JSONResponse:
 async def active(context: Context, _: AgentUser) -> CallsPage | JSONResponse:
     """Calls in progress now, oldest first."""
     try:
-        calls = await _settled(context.live_calls.active())
+        calls = await context.live_calls.active()
     except ConnectionError:
         return _calls_away()
     return CallsPage(calls=calls)
@@ -93,7 +81,7 @@ async def wrapup(context: Context, user: AgentUser, call_id: CallId, body: WrapU
     """Close a call: its disposition and notes go on the customer's timeline and on the
     call record; the call leaves the agent's screen once it has ended."""
     try:
-        live = await _settled(context.live_calls.call(call_id))
+        live = await context.live_calls.call(call_id)
     except ConnectionError:
         return _calls_away()
     calls = CallRepository(context.sessionmaker)
@@ -124,7 +112,7 @@ async def wrapup(context: Context, user: AgentUser, call_id: CallId, body: WrapU
         "by": user.username,
         "at": datetime.now(UTC).isoformat(),
     }
-    kept = live is not None and await _settled(context.live_calls.annotate_wrapup(call_id, done))
+    kept = live is not None and await context.live_calls.annotate_wrapup(call_id, done)
     if not kept and not await calls.annotate(call_id, "wrapup", done):
         log.warning(
             "wrap-up of call %s not kept: the call has ended, its record is not stored yet, "
