@@ -26,6 +26,7 @@ import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 
+from benchmarks import callbacks_day
 from benchmarks.common import Row, p99_ms
 from cti.callbacks.scheduler import Decision, Owed, Scheduler
 from cti.routing.board import AgentBoard, AgentProfile
@@ -202,5 +203,6 @@ def run(quick: bool) -> list[Row]:
             baseline=p99_ms(base),
             baseline_name="an indexed SQLite table polled per queue each tick",
             passed=measured < 5.0 and same,
-        )
+        ),
+        *callbacks_day.run(quick),
     ]

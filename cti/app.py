@@ -245,6 +245,7 @@ def build_runtime(settings: Settings) -> Runtime:
     routing.watchers.append(wallboard.on_agent)
     direct = DirectRouter(ami, routing, dossiers)
     service.listeners.append(outbound.on_call_event)
+    routing.watchers.append(outbound.on_agent)
     reader = AmiReader(
         ami,
         service,

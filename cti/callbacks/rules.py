@@ -11,6 +11,7 @@ like the routing rules::
      "retry_minutes": [5, 15, 60],
      "max_attempts": 4,
      "agent_ring_seconds": 20,
+     "agent_rest_seconds": 10,
      "customer_ring_seconds": 30,
      "announce": "callfold/callback-hello"}
 
@@ -22,6 +23,9 @@ like the routing rules::
   whatever asked for them.
 - ``retry_minutes``: after the n-th failed attempt the next waits this long (the last
   value repeats); ``max_attempts`` failed attempts give the call-back up.
+- ``agent_rest_seconds``: an agent chosen for a call-back right after a call is held
+  (paused, so that the queue does not ring them either) until this long after that call
+  ended before their phone rings: their wrap-up (``wrapuptime`` in queues.conf).
 - ``announce``: what the customer hears on answering a call-back, before the agent.
 """
 
@@ -57,6 +61,7 @@ class CallbackRules(BaseModel):
     retry_minutes: list[int] = Field(default_factory=lambda: [5, 15, 60], min_length=1)
     max_attempts: int = Field(4, ge=1, le=20)
     agent_ring_seconds: int = Field(20, ge=5, le=120)
+    agent_rest_seconds: int = Field(10, ge=0, le=600)
     customer_ring_seconds: int = Field(30, ge=5, le=120)
     announce: str = Field("", max_length=128, pattern=r"^[A-Za-z0-9_/.-]*$")
 

@@ -123,6 +123,7 @@ class OutboundService:
         self._loaded_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._settling: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
 
     # -- rules -----------------------------------------------------------------------
 
@@ -250,6 +251,7 @@ class OutboundService:
                 wait_seconds=max(0.0, now - joined),
             )
         )
+        self._wake.set()
         if callback_id is None:  # the same call asked twice: the first promise stands
             existing = await self.store.page(states=("owed", "dialing"), source="virtual_hold")
             found = next((c["id"] for c in existing if c["source_call"] == source_call), None)
@@ -386,9 +388,20 @@ class OutboundService:
             with contextlib.suppress(Exception):
                 await task
 
+    def on_agent(self, _agent: object) -> None:
+        """An agent's state changed (a routing watcher): decide now, not at the next tick.
+
+        The moment an agent comes free, Asterisk's queue looks for its next caller too
+        (each waiting caller checks about once a second); a call-back first in line must
+        have the agent paused before that, or a caller who joined later gets them.
+        """
+        self._wake.set()
+
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.tick_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.tick_seconds)
+            self._wake.clear()
             try:
                 await self.tick()
             except Exception:  # a database or AMI hiccup: the next tick tries again
@@ -427,18 +440,22 @@ class OutboundService:
         )
         self._loaded_at = now
 
-    async def _serve(self, decision: Decision, rules: CallbackRules) -> None:
+    async def _serve(
+        self, decision: Decision, rules: CallbackRules, *, rest: float | None = None
+    ) -> bool:
+        """Claim the call-back, pause the agent, ring them once rested; False if it was
+        not to be dialled after all (gone, refused, or the day's attempts used up)."""
         owed = decision.owed
         found = await self.store.get(owed.id)
         if found is None or found["state"] != "owed":
-            return
+            return False
         try:
             number = await self.dialable(found["number"])
         except OutboundRefused as exc:
             await self.store.move(
                 owed.id, expect=("owed",), state="given_up", last_result="refused", note=exc.message
             )
-            return
+            return False
         now = self.clock()
         if await self.store.attempts_since(number, rules.day_start(now)) >= (
             rules.daily_attempts_per_number
@@ -448,16 +465,43 @@ class OutboundService:
                 owed.id, expect=("owed",), next_attempt_at=datetime.fromtimestamp(tomorrow, UTC)
             )
             self.scheduler.add(Owed(owed.id, owed.queue, owed.place, tomorrow))
-            return
+            return False
         username = self.username_of(decision.agent) or decision.agent
         if not await self.store.move(owed.id, expect=("owed",), state="dialing", taken_by=username):
-            return
+            return False
         self.served += 1
-        await self._pause(decision.agent, True)
+        await self._pause(decision.agent, True)  # the queue cannot ring them from now on
+        if rest is None:
+            rest = self.board.last_call(decision.agent) + rules.agent_rest_seconds - now
+        self._spawn(self._ring_after(max(0.0, rest), found, decision.agent, rules))
+        return True
+
+    async def _ring_after(
+        self, rest: float, found: dict[str, Any], agent: str, rules: CallbackRules
+    ) -> None:
+        """Ring the agent for a call-back once their rest after the last call is over."""
+        if rest:
+            await asyncio.sleep(rest)
         try:
-            await self._dial_callback(found, decision.agent, "scheduler", rules)
+            await self._dial_callback(found, agent, "scheduler", rules)
         except OutboundRefused as exc:  # settled as refused: owed again, agent unpaused
             log.warning("a call-back could not be dialled: %s", exc.message)
+
+    async def _next_for(self, agent: str) -> bool:
+        """An agent's call-back has ended: if a call-back of their queues is first in
+        line, it is theirs, without unpausing them (the queue would ring them at once
+        for a caller who joined later); False if none is."""
+        if not self.reading():
+            return False
+        now = self.clock()
+        rules = await self.rules()
+        if not rules.open_at(now):
+            return False
+        free = {queue: [agent] for queue in self.board.queues_of(agent)}
+        for decision in self.scheduler.tick(now, free, self.board.oldest_joined()):
+            if await self._serve(decision, rules, rest=rules.agent_rest_seconds):
+                return True
+        return False
 
     async def _dial_callback(
         self, found: dict[str, Any], agent: str, requested_by: str, rules: CallbackRules
@@ -532,7 +576,8 @@ class OutboundService:
             if attempt["callback_id"] is not None:
                 await self._settle_callback(attempt, outcome.result)
             await self._tell(attempt, outcome.result)
-        if outcome.ended and attempt["requested_by"] == "scheduler":
+        scheduled = outcome.ended and attempt["requested_by"] == "scheduler"
+        if scheduled and not await self._next_for(attempt["agent"]):
             await self._pause(attempt["agent"], False)
 
     async def _record(self, attempt: dict[str, Any], result: Result) -> None:

@@ -39,6 +39,7 @@ MEMBER_EVENTS = frozenset(
         "QueueMemberPause",
         "QueueMemberStatus",
         "AgentComplete",
+        "AgentCalled",
     }
 )
 CALLER_EVENTS = frozenset(
@@ -51,6 +52,7 @@ DAY = 86400.0
 LEFT_KEPT = 1000
 """Callers remembered after leaving a queue (``AgentBoard.joined``)."""
 RINGING = {"6", "7"}  # ringing, ringing while in use
+RINGING_STATUS = "6"
 ABSENT = {"4", "5"}  # invalid, unavailable
 
 
@@ -132,6 +134,16 @@ class AgentBoard:
                 free.setdefault(queue, []).append((idle, named))
         return {queue: [i for _, i in sorted(agents)] for queue, agents in free.items()}
 
+    def queues_of(self, interface: str) -> set[str]:
+        """The queues ``interface`` is a member of."""
+        member = self._members.get(interface.lower())
+        return set(member.queues) if member is not None else set()
+
+    def last_call(self, interface: str) -> float:
+        """When the member's last call ended (epoch seconds; 0 if never)."""
+        member = self._members.get(interface.lower())
+        return member.last_call if member is not None else 0.0
+
     def oldest_waits(self, now: float) -> dict[str, float]:
         """Seconds each queue's longest-waiting caller has waited."""
         return {q: now - min(c.values()) for q, c in self._waiting.items() if c}
@@ -180,6 +192,9 @@ class AgentBoard:
             return
         if kind not in MEMBER_EVENTS:
             return
+        if kind == "AgentCalled":
+            self._ringing(msg)
+            return
         self._now = max(self._now, now)
         interface = (msg.get("Interface") or msg.get("Location") or "").lower()
         if not interface:
@@ -200,6 +215,15 @@ class AgentBoard:
             member.queues.add(queue)
             _read_member(member, msg)
         self._publish(interface)
+
+    def _ringing(self, msg: Mapping[str, str]) -> None:
+        """A queue rings a member: not free from now on, though the phone's state change
+        that says so comes a moment later."""
+        interface = (msg.get("Interface") or "").lower()
+        member = self._members.get(interface)
+        if member is not None and member.status not in BUSY | RINGING:
+            member.status = RINGING_STATUS
+            self._publish(interface)
 
     def _on_caller(self, kind: str, msg: Mapping[str, str], now: float) -> None:
         queue, caller = msg.get("Queue", ""), msg.get("Uniqueid", "")

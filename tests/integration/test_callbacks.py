@@ -4,6 +4,7 @@ HTTP and WebSockets, the PBX simulator over AMI and FastAGI, the database."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,7 +28,12 @@ AGENTS = ("PJSIP/1001", "PJSIP/1002", "PJSIP/1003", "PJSIP/1004")
 @pytest.fixture
 async def desk(database_url: str) -> AsyncIterator[Desk]:
     async with running_desk(desk_settings(database_url)) as desk:
-        rules = {**shipped_rules(), "offer_after_wait": 0, "retry_minutes": [1]}
+        rules = {
+            **shipped_rules(),
+            "offer_after_wait": 0,
+            "retry_minutes": [1],
+            "agent_rest_seconds": 0,
+        }
         await desk.runtime.outbound.rule_store.save(RULES_NAME, rules, author="test")
         desk.runtime.outbound.forget_rules()
         yield desk
@@ -305,4 +311,36 @@ async def test_the_ivr_offers_a_call_back_before_a_long_wait(desk: Desk) -> None
         c for c in await desk.runtime.writer.store.recent(limit=5) if c["caller_num"] == IVAN
     ]
     assert stored["ivr_path"].endswith("callback_offer>callback")
+    waiting.cancel()
+
+
+async def test_an_earlier_call_back_gets_the_free_agent_before_a_later_caller(desk: Desk) -> None:
+    """The agent comes free while a caller who joined after the call-back's place waits:
+    the scheduler pauses the agent before the queue rings them, lets them rest, then
+    rings them for the call-back; the caller waits their turn."""
+    rules = {**shipped_rules(), "offer_after_wait": 0, "agent_rest_seconds": 1}
+    await desk.runtime.outbound.rule_store.save(RULES_NAME, rules, author="test")
+    desk.runtime.outbound.forget_rules()
+    await pause(desk, AGENTS[1:], True)
+    talking = desk.call(caller="+79645550108", digits="2", talk=40.0)
+    await wait_until(lambda: desk.runtime.routing.agents["alice"].state.value == "on_call", 20)
+    store = CallbackRepository(desk.runtime.sessionmaker)
+    callback_id = await store.owe(
+        NewCallback(number=IVAN, queue="sales", place=time.time() - 60, source="virtual_hold")
+    )
+    later = desk.sim.plan("answered", caller="+79990001122", name="", digits="2", hold=600.0)
+    later.script.press_delay = 0.3
+    waiting = desk.sim.place_call(plan=later)
+    await wait_until(lambda: "sales" in desk.runtime.routing.board.oldest_joined(), 20)
+    await talking
+    await wait_until(lambda: desk.runtime.routing.agents["alice"].pause_reason == "Call-back", 5)
+    async with asyncio.timeout(30):
+        while not (found := await store.get(callback_id)) or not found["history"]:
+            await asyncio.sleep(0.05)
+    (attempt,) = found["history"]
+    assert attempt["agent"] == "PJSIP/1001"
+    done = await attempt_done(desk, attempt["id"], timeout=60)
+    assert done["result"] == "answered"
+    live = [c for c in desk.runtime.service.active() if c["caller_num"] == "+79990001122"]
+    assert live and live[0]["answered_at"] is None, "the later caller still waits their turn"
     waiting.cancel()
