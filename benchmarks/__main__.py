@@ -28,6 +28,7 @@ exposes ``run(quick: bool) -> list[Row]``; until then it runs only when named.""
 HELPERS = {
     "__init__",
     "__main__",
+    "callbacks_day",
     "common",
     "fake_ami",
     "pop_ami",

@@ -133,7 +133,7 @@ async def test_an_admin_edits_a_context_and_it_is_pushed_and_confirmed(
     await page.get_by_test_id("tab-dialplan").click()
     route = page.locator('[data-testid="dialplan-context-row"][data-context="cti-route"]')
     await expect(route.get_by_test_id("dialplan-context-version")).to_have_text("0")
-    await expect(page.get_by_test_id("dialplan-context-row")).to_have_count(3)
+    await expect(page.get_by_test_id("dialplan-context-row")).to_have_count(5)
     await expect(page.get_by_test_id("dialplan-drift")).to_have_count(0)
     await expect(page.get_by_test_id("dialplan-workspace")).to_be_hidden()
     await route.get_by_test_id("dialplan-context-open").click()
@@ -335,7 +335,7 @@ async def test_asterisk_refusing_a_save_or_being_away_is_said_plainly(
     await page.get_by_test_id("dialplan-save").click()  # the PBX's own 7000,1 wins
     problems = page.get_by_test_id("dialplan-problems")
     await expect(problems).to_have_attribute("data-error", "dialplan.not_loaded")
-    await expect(problems).to_contain_text("19 of 20 priorities")
+    await expect(problems).to_contain_text("21 of 22 priorities")
     await expect(problems).to_contain_text("previous version is back in force")
     problem = problems.get_by_test_id("dialplan-problem")
     await expect(problem).to_have_attribute("data-file", "inbound.conf")

@@ -125,6 +125,8 @@ async def test_a_save_is_rendered_reloaded_and_confirmed_by_dialplan_show(editor
         ("cti-inbound", 0, "inbound.conf"),
         ("cti-direct", 0, "inbound.conf"),
         ("cti-route", 0, "inbound.conf"),
+        ("cti-outbound", 0, "outbound.conf"),
+        ("cti-queue-exit", 0, "outbound.conf"),
     ]
     current = (await editor.get("/contexts/cti-direct")).json()
     assert current["version"] == 0 and current["text"] == context_text(INBOUND, "cti-direct")
@@ -181,7 +183,7 @@ async def test_a_context_asterisk_loads_in_part_is_undone_and_the_reason_given(
     error = reply.json()["error"]
     assert error["id"] == "dialplan.not_loaded"
     assert error["message"] == (
-        "Asterisk loaded 19 of 20 priorities of cti-route; the previous version is back in force."
+        "Asterisk loaded 21 of 22 priorities of cti-route; the previous version is back in force."
     )
     (missing,) = error["problems"]
     assert missing["file"] == "inbound.conf" and "NoOp(ours)" in missing["message"]
@@ -194,7 +196,7 @@ async def test_a_context_asterisk_loads_in_part_is_undone_and_the_reason_given(
     withdrawn = (await editor.audit())[0]
     assert withdrawn["action"] == "dialplan.withdrawn"
     assert withdrawn["details"]["error"] == "dialplan.not_loaded"
-    assert "19 of 20" in withdrawn["details"]["reason"]
+    assert "21 of 22" in withdrawn["details"]["reason"]
 
     fixed = text + "exten => 7001,1,NoOp(ours)\n same => n,Hangup()\n"
     reply = await editor.put("cti-route", fixed, 1)

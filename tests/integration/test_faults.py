@@ -335,7 +335,9 @@ async def test_redis_away_from_a_single_process_then_back_without_a_restart(
             assert within.outcome == "answered" and reader.reading
             await wait_until(lambda: not reader.reading, timeout=5)
             assert await metric(api, "cti_ami_owner") == 0
-            assert await active(api) == [], "the live call is out of sight while nobody reads"
+            unread = await api.get("/api/calls/active")  # nobody reads AMI, Redis says nothing
+            assert unread.status_code == 503, "no live calls claimed while none can be known"
+            assert unread.json()["error"]["id"] == "calls.live_unavailable"
             assert (await api.get("/healthz")).status_code == 200
             assert (await api.get("/readyz")).status_code == 200
             gap = await desk.call(IVAN, digits="1", talk=3.0)
