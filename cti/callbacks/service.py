@@ -395,7 +395,8 @@ class OutboundService:
         (each waiting caller checks about once a second); a call-back first in line must
         have the agent paused before that, or a caller who joined later gets them.
         """
-        self._wake.set()
+        if len(self.scheduler):
+            self._wake.set()
 
     async def _run(self) -> None:
         while True:

@@ -218,12 +218,10 @@ class AgentBoard:
 
     def _ringing(self, msg: Mapping[str, str]) -> None:
         """A queue rings a member: not free from now on, though the phone's state change
-        that says so comes a moment later."""
-        interface = (msg.get("Interface") or "").lower()
-        member = self._members.get(interface)
+        that says so (and is published) comes a moment later."""
+        member = self._members.get((msg.get("Interface") or "").lower())
         if member is not None and member.status not in BUSY | RINGING:
             member.status = RINGING_STATUS
-            self._publish(interface)
 
     def _on_caller(self, kind: str, msg: Mapping[str, str], now: float) -> None:
         queue, caller = msg.get("Queue", ""), msg.get("Uniqueid", "")
