@@ -23,7 +23,7 @@ read and drop (rendering them was most of the run time). Every 0.5 s, and 20 ms 
 any agent's state changes, the real ``Scheduler`` ticks on the board's free agents and
 oldest callers; each decision pauses the agent in their queues (``QueuePause``, reason
 ``Call-back``) at once and, once the agent has rested ``agent_rest_seconds`` after their
-last call, sends the ``Originate`` of ``Call(...).action()``, its fields read as the
+last call, sends the ``Originate`` of ``outbound_call(...).action()``, its fields read as the
 simulator's AMI server reads them. The customer's phone answers (75 %), is busy (10 %),
 rings out (12 %) or cannot be reached (3 %), drawn afresh for each attempt. As the
 shipped rules say, a customer-side failure is owed again at the same place 5, 15, then
@@ -70,10 +70,10 @@ from datetime import UTC, datetime
 
 from benchmarks.common import Row, p99_ms
 from cti.ami.protocol import AmiFramer, parse_message
-from cti.callbacks.dialer import EVENTS, AttemptWatch, Call, Outcome, Result
+from cti.callbacks.dialer import EVENTS, AttemptWatch, Outcome, Result
 from cti.callbacks.rules import parse_callback_rules
 from cti.callbacks.scheduler import Decision, Owed, Scheduler
-from cti.callbacks.service import AGENT_RETRY, PAUSE_REASON, shipped_rules
+from cti.callbacks.service import AGENT_RETRY, PAUSE_REASON, outbound_call, shipped_rules
 from cti.pbxsim.agisession import AgiSession
 from cti.pbxsim.engine import (
     ORIGINATE_TIMEOUT,
@@ -480,18 +480,15 @@ class Day:
         self._action(
             "QueuePause", {"Interface": decision.agent, "Paused": "true", "Reason": PAUSE_REASON}
         )
-        call = Call(
+        call = outbound_call(
+            self.outbound,
+            rules,
             attempt_id=attempt_id,
             agent=decision.agent,
             number=promise.number,
             name=promise.number,
             kind="callback",
-            context=self.outbound.context,
-            agent_ring_seconds=rules.agent_ring_seconds,
-            customer_ring_seconds=rules.customer_ring_seconds,
-            caller_id=self.outbound.caller_id,
-            caller_name=self.outbound.caller_name,
-            announce=rules.announce,
+            contact_id=None,
         )
         self.watch.expect(attempt_id)
         if rest is None:

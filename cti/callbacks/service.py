@@ -40,7 +40,7 @@ from cti.calls.model import CallEvent, CallEventType, CallOutcome
 from cti.contacts.facts import Channel, InteractionFact
 from cti.contacts.phone import PhoneRules, normalize_phone
 from cti.routing.board import AgentBoard
-from cti.settings import Settings
+from cti.settings import OutboundSettings, Settings
 from cti.store.callbacks import CallbackRepository, NewCallback
 from cti.store.contacts import ContactRepository
 from cti.store.db import Sessionmaker
@@ -193,17 +193,14 @@ class OutboundService:
             contact_id=contact_id,
         )
         await self._originate(
-            Call(
+            outbound_call(
+                self.settings,
+                rules,
                 attempt_id=attempt_id,
                 agent=user.agent_interface,
                 number=number,
                 name=display,
                 kind="click_to_call",
-                context=self.settings.context,
-                agent_ring_seconds=rules.agent_ring_seconds,
-                customer_ring_seconds=rules.customer_ring_seconds,
-                caller_id=self.settings.caller_id,
-                caller_name=self.settings.caller_name,
                 contact_id=contact_id,
             )
         )
@@ -516,18 +513,14 @@ class OutboundService:
             callback_id=found["id"],
         )
         await self._originate(
-            Call(
+            outbound_call(
+                self.settings,
+                rules,
                 attempt_id=attempt_id,
                 agent=agent,
                 number=found["number"],
                 name=found["contact_name"] or found["number"],
                 kind="callback",
-                context=self.settings.context,
-                agent_ring_seconds=rules.agent_ring_seconds,
-                customer_ring_seconds=rules.customer_ring_seconds,
-                caller_id=self.settings.caller_id,
-                caller_name=self.settings.caller_name,
-                announce=rules.announce,
                 contact_id=found["contact_id"],
             )
         )
@@ -721,6 +714,35 @@ class OutboundService:
         self._settling.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("an outbound step failed", exc_info=task.exception())
+
+
+def outbound_call(
+    settings: OutboundSettings,
+    rules: CallbackRules,
+    *,
+    attempt_id: int,
+    agent: str,
+    number: str,
+    name: str,
+    kind: str,
+    contact_id: int | None,
+) -> Call:
+    """What to originate for one attempt, as this site's settings and rules say (a
+    call-back's customer hears the rules' announcement)."""
+    return Call(
+        attempt_id=attempt_id,
+        agent=agent,
+        number=number,
+        name=name,
+        kind=kind,
+        context=settings.context,
+        agent_ring_seconds=rules.agent_ring_seconds,
+        customer_ring_seconds=rules.customer_ring_seconds,
+        caller_id=settings.caller_id,
+        caller_name=settings.caller_name,
+        announce=rules.announce if kind == "callback" else "",
+        contact_id=contact_id,
+    )
 
 
 def shipped_rules() -> dict[str, Any]:
