@@ -250,9 +250,7 @@ class OutboundService:
         )
         self._wake.set()
         if callback_id is None:  # the same call asked twice: the first promise stands
-            existing = await self.store.page(states=("owed", "dialing"), source="virtual_hold")
-            found = next((c["id"] for c in existing if c["source_call"] == source_call), None)
-            return HoldAnswer(found)
+            return HoldAnswer(await self.store.of_call(source_call))
         if self.reading():
             self.scheduler.add(Owed(callback_id, queue, joined))
         log.info("call-back owed to a caller of %s (their place: %.0f)", queue, joined)

@@ -156,6 +156,14 @@ class CallbackRepository:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def of_call(self, source_call: str) -> int | None:
+        """The call-back a call already has, if any."""
+        async with self.sessionmaker() as session:
+            found = await session.scalar(
+                select(CallbackRecord.id).where(CallbackRecord.source_call == source_call)
+            )
+        return int(found) if found is not None else None
+
     async def open_for(self, number: str) -> list[int]:
         """Open abandoned-call entries of a number (closed when the caller got through)."""
         async with self.sessionmaker() as session:

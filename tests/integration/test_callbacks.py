@@ -344,3 +344,14 @@ async def test_an_earlier_call_back_gets_the_free_agent_before_a_later_caller(de
     live = [c for c in desk.runtime.service.active() if c["caller_num"] == "+79990001122"]
     assert live and live[0]["answered_at"] is None, "the later caller still waits their turn"
     waiting.cancel()
+
+
+async def test_only_a_supervisor_makes_a_number_callable_again(desk: Desk) -> None:
+    contact_id = await ivan(desk)
+    path = f"/api/contacts/{contact_id}/do-not-call"
+    async with await client(desk, "alice") as alice, await client(desk, "sam") as sam:
+        assert (await alice.put(path, json={"number": IVAN})).status_code == 200
+        undo = await alice.put(path, json={"number": IVAN, "do_not_call": False})
+        assert undo.status_code == 403
+        assert (await sam.put(path, json={"number": IVAN, "do_not_call": False})).status_code == 200
+        assert (await alice.get(f"/api/contacts/{contact_id}")).json()["do_not_call"] == []

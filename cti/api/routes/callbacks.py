@@ -160,7 +160,12 @@ async def _conflict(context: Context, callback_id: int) -> Any:
 async def do_not_call(
     context: Context, user: AgentUser, contact_id: ContactId, body: DoNotCallIn
 ) -> Any:
-    """Mark one of a contact's numbers as not to be called (or callable again); audited."""
+    """Mark one of a contact's numbers as not to be called (any agent, as the customer
+    asks), or callable again (supervisors only); audited."""
+    if not body.do_not_call and user.role < Role.SUPERVISOR:
+        return error_response(
+            403, "auth.forbidden", "Only a supervisor may make a number callable again."
+        )
     number = context.outbound.normalise(body.number)
     if number is None:
         return error_response(422, "outbound.invalid_number", "Not a phone number.")
