@@ -306,6 +306,7 @@ class OutboundService:
         if number is None:
             return
         for callback_id in await self.store.open_for(number):
+            self.scheduler.remove(callback_id)
             await self.store.move(
                 callback_id,
                 expect=("owed",),
@@ -317,8 +318,11 @@ class OutboundService:
     # -- call-backs: people ------------------------------------------------------------
 
     async def take(self, callback_id: int, user: User) -> bool:
-        """Put a call-back on ``user``'s name (nobody else's)."""
-        return await self.store.move(callback_id, expect=("owed",), taken_by=user.username)
+        """Put a call-back on ``user``'s name, unless someone else has taken it."""
+        taken = await self.store.take(callback_id, user.username)
+        if taken:
+            self.scheduler.remove(callback_id)  # a person has it now, not the scheduler
+        return taken
 
     async def call_back(self, callback_id: int, user: User) -> dict[str, Any]:
         """Dial an owed call-back now from ``user``'s phone; the attempt.
@@ -439,9 +443,28 @@ class OutboundService:
     async def _serve(
         self, decision: Decision, rules: CallbackRules, *, rest: float | None = None
     ) -> bool:
-        """Claim the call-back, pause the agent, ring them once rested; False if it was
-        not to be dialled after all (gone, refused, or the day's attempts used up)."""
-        owed = decision.owed
+        """Pause the agent, claim the call-back, ring the agent once rested; False if it
+        was not to be dialled after all (gone, refused, or the day's attempts used up).
+
+        ``rest`` given: the agent is paused already (their call-back just ended).
+        """
+        agent, owed = decision.agent, decision.owed
+        if rest is None:  # first, before any lookup: the queue may want them any moment
+            await self._pause(agent, True)
+        if not await self._claim(owed, agent, rules):
+            if rest is None:
+                await self._pause(agent, False)
+            return False
+        self.served += 1
+        if rest is None:
+            rest = self.board.last_call(agent) + rules.agent_rest_seconds - self.clock()
+        found = await self.store.get(owed.id)
+        assert found is not None
+        self._spawn(self._ring_after(max(0.0, rest), found, agent, rules))
+        return True
+
+    async def _claim(self, owed: Owed, agent: str, rules: CallbackRules) -> bool:
+        """Mark a call-back ``dialing`` for ``agent`` if it is still to be dialled now."""
         found = await self.store.get(owed.id)
         if found is None or found["state"] != "owed":
             return False
@@ -462,15 +485,8 @@ class OutboundService:
             )
             self.scheduler.add(Owed(owed.id, owed.queue, owed.place, tomorrow))
             return False
-        username = self.username_of(decision.agent) or decision.agent
-        if not await self.store.move(owed.id, expect=("owed",), state="dialing", taken_by=username):
-            return False
-        self.served += 1
-        await self._pause(decision.agent, True)  # the queue cannot ring them from now on
-        if rest is None:
-            rest = self.board.last_call(decision.agent) + rules.agent_rest_seconds - now
-        self._spawn(self._ring_after(max(0.0, rest), found, decision.agent, rules))
-        return True
+        username = self.username_of(agent) or agent
+        return await self.store.move(owed.id, expect=("owed",), state="dialing", taken_by=username)
 
     async def _ring_after(
         self, rest: float, found: dict[str, Any], agent: str, rules: CallbackRules

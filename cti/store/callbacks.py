@@ -141,7 +141,9 @@ class CallbackRepository:
             )
             rows = await session.scalars(
                 select(CallbackRecord).where(
-                    CallbackRecord.state == "owed", CallbackRecord.source == "virtual_hold"
+                    CallbackRecord.state == "owed",
+                    CallbackRecord.source == "virtual_hold",
+                    CallbackRecord.taken_by.is_(None),  # a person took it: theirs to dial
                 )
             )
             return list(rows.all())
@@ -165,16 +167,28 @@ class CallbackRepository:
         return int(found) if found is not None else None
 
     async def open_for(self, number: str) -> list[int]:
-        """Open abandoned-call entries of a number (closed when the caller got through)."""
+        """A number's call-backs still owed (closed when the caller got through)."""
         async with self.sessionmaker() as session:
             rows = await session.scalars(
                 select(CallbackRecord.id).where(
-                    CallbackRecord.number == number,
-                    CallbackRecord.state == "owed",
-                    CallbackRecord.source == "abandoned",
+                    CallbackRecord.number == number, CallbackRecord.state == "owed"
                 )
             )
             return list(rows.all())
+
+    async def take(self, callback_id: int, username: str) -> bool:
+        """Put an owed call-back on ``username``'s name, unless someone else has it."""
+        async with self.sessionmaker.begin() as session:
+            result = await session.execute(
+                update(CallbackRecord)
+                .where(
+                    CallbackRecord.id == callback_id,
+                    CallbackRecord.state == "owed",
+                    CallbackRecord.taken_by.is_(None) | (CallbackRecord.taken_by == username),
+                )
+                .values(taken_by=username, updated_at=utcnow())
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     # -- attempts --------------------------------------------------------------------
 

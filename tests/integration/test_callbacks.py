@@ -322,7 +322,7 @@ async def test_an_earlier_call_back_gets_the_free_agent_before_a_later_caller(de
     await desk.runtime.outbound.rule_store.save(RULES_NAME, rules, author="test")
     desk.runtime.outbound.forget_rules()
     await pause(desk, AGENTS[1:], True)
-    talking = desk.call(caller="+79645550108", digits="2", talk=40.0)
+    talking = desk.call(caller="+79645550108", digits="2", talk=120.0)
     await wait_until(lambda: desk.runtime.routing.agents["alice"].state.value == "on_call", 20)
     store = CallbackRepository(desk.runtime.sessionmaker)
     callback_id = await store.owe(
@@ -332,6 +332,7 @@ async def test_an_earlier_call_back_gets_the_free_agent_before_a_later_caller(de
     later.script.press_delay = 0.3
     waiting = desk.sim.place_call(plan=later)
     await wait_until(lambda: "sales" in desk.runtime.routing.board.oldest_joined(), 20)
+    await wait_until(lambda: callback_id in desk.runtime.outbound.scheduler, 5)  # read back
     await talking
     await wait_until(lambda: desk.runtime.routing.agents["alice"].pause_reason == "Call-back", 5)
     async with asyncio.timeout(30):
