@@ -12,7 +12,8 @@
  *
  * The Dialplan, Reports, Call-backs and Call-back rules tabs live in dialplan.js,
  * reports.js and callbacks.js (ES modules loaded the first time their tab opens): see
- * renderPlaceholder() and docs/console.md.
+ * renderPlaceholder() and docs/console.md. The routing rules' versions, their viewer,
+ * checks, saves and rollbacks are ruledoc.js's, shared with the Call-back rules tab.
  */
 
 import {
@@ -22,6 +23,7 @@ import {
 import { api, clearSession, saveUser, session, setApiHooks } from '../shared/session.js';
 import { resumeOrSignIn, setUpLogin, showLogin } from '../shared/login.js';
 import { screenSocket } from '../shared/socket.js';
+import { ruleDocument } from './ruledoc.js';
 
 (() => {
   // ---------------------------------------------------------------- constants
@@ -75,7 +77,7 @@ import { screenSocket } from '../shared/socket.js';
    * picture last changed, so never later than the server's now) and each HTTP `Date`
    * header (whole seconds) narrow them. Timers trust our clock unless these prove it off. */
   const CLOCK = { low: -Infinity, high: Infinity };
-  const R = { doc: null, editing: null, versions: [] }; // routing rules tab
+  const R = { doc: null, editing: null }; // routing rules tab
   const A = { next: null, filters: {}, loading: false }; // audit tab
   const staffingCards = new Map(); // queue -> form
 
@@ -155,6 +157,13 @@ import { screenSocket } from '../shared/socket.js';
     el.hidden = true;
     el.replaceChildren();
   }
+
+  /** What the tab modules (dialplan.js, reports.js, callbacks.js) and ruledoc.js get. */
+  const kit = Object.freeze({
+    api, h, toast, query, showProblems, hideProblems, can,
+    user: () => session.user,
+    format: Object.freeze({ duration, percent, when, shortWhen, compact }),
+  });
 
   // ---------------------------------------------------------------- login and views
 
@@ -240,7 +249,7 @@ import { screenSocket } from '../shared/socket.js';
     $('alert-count').hidden = true;
     $('wallboard-at').textContent = 'Waiting for the first picture…';
     staffingCards.clear();
-    Object.assign(R, { doc: null, editing: null, versions: [] });
+    Object.assign(R, { doc: null, editing: null });
     Object.assign(A, { next: null, filters: {}, loading: false });
     $('rule-editor').hidden = true;
     $('simulate-result').hidden = true;
@@ -703,35 +712,28 @@ import { screenSocket } from '../shared/socket.js';
 
   // ---------------------------------------------------------------- routing rules
 
-  async function loadRouting() {
-    hideProblems($('rules-error'));
-    const [current, versions] = await Promise.all([
-      api('GET', '/api/routing/rules'),
-      api('GET', '/api/routing/rules/versions'),
-    ]);
-    if (current.unauthorized || versions.unauthorized || S.signedOut) return;
-    if (!current.ok) showProblems($('rules-error'), current.error);
-    else {
-      R.doc = obj(current.data);
+  /** The routing rules document: its versions and the rule editor's checks (ruledoc.js). */
+  const routingRules = ruleDocument(kit, {
+    base: '/api/routing/rules',
+    error: $('rules-error'),
+    versions: { body: $('versions-body'), empty: $('versions-empty') },
+    viewer: { box: $('version-view'), title: $('version-view-title'), text: $('version-view-body') },
+    editor: { text: $('rule-json'), problems: $('rule-problems'), status: $('rule-status') },
+    alive: () => !S.signedOut,
+    onDoc: (doc) => {
+      R.doc = doc;
       renderRules();
-    }
-    if (versions.ok) {
-      R.versions = arr(versions.data).filter(obj);
-      renderVersions();
-    }
-  }
+    },
+  });
+
+  const loadRouting = () => routingRules.load();
 
   function ruleBody() {
     return (R.doc && obj(R.doc.body)) || { rules: [] };
   }
 
   function renderRules() {
-    const doc = R.doc || {};
-    const meta = Number(doc.version) > 0
-      ? [`Version ${str(doc.version)}`, `by ${str(doc.author)}`, doc.created_at ? when(doc.created_at) : '',
-        doc.comment ? `“${str(doc.comment)}”` : '']
-      : ['The shipped rules (version 0)'];
-    $('rules-meta').textContent = meta.filter(Boolean).join(' · ');
+    $('rules-meta').textContent = routingRules.metaLine(R.doc);
     const body = ruleBody();
     const rules = arr(body.rules).filter(obj).slice()
       .sort((a, b) => (Number(a.priority) - Number(b.priority)) || str(a.id).localeCompare(str(b.id)));
@@ -807,22 +809,7 @@ import { screenSocket } from '../shared/socket.js';
     $('rule-json').focus();
   }
 
-  function editedRule() {
-    hideProblems($('rule-problems'));
-    $('rule-status').hidden = true;
-    let rule;
-    try {
-      rule = JSON.parse($('rule-json').value);
-    } catch (err) {
-      showProblems($('rule-problems'), { message: `Not valid JSON: ${err.message}` });
-      return null;
-    }
-    if (!obj(rule)) {
-      showProblems($('rule-problems'), { message: 'A rule is a JSON object: {"id", "priority", "when", "target"}.' });
-      return null;
-    }
-    return rule;
-  }
+  const editedRule = () => routingRules.edited('A rule is a JSON object: {"id", "priority", "when", "target"}.');
 
   /** The whole document with the edited rule in place (or added), to check it. */
   function documentWith(rule) {
@@ -835,21 +822,11 @@ import { screenSocket } from '../shared/socket.js';
     return body;
   }
 
-  function ruleStatus(text) {
-    $('rule-status').textContent = text;
-    $('rule-status').hidden = false;
-  }
-
   async function checkRule() {
     const rule = editedRule();
     if (!rule) return;
-    const res = await api('POST', '/api/routing/rules/check', { rules: documentWith(rule), comment: '' });
-    if (res.unauthorized) return;
-    if (!res.ok) {
-      showProblems($('rule-problems'), res.error);
-      return;
-    }
-    ruleStatus(`No problem found: ${arr(res.data && res.data.rules).length} rules would be in force.`);
+    const summary = await routingRules.check(documentWith(rule));
+    if (summary) routingRules.say(`No problem found: ${arr(summary.rules).length} rules would be in force.`);
   }
 
   async function saveRule(event) {
@@ -857,17 +834,13 @@ import { screenSocket } from '../shared/socket.js';
     const rule = editedRule();
     if (!rule) return;
     const comment = $('rule-comment').value.trim();
-    const res = R.editing
-      ? await api('PUT', `/api/routing/rules/items/${encodeURIComponent(R.editing)}`, { rule, comment })
-      : await api('POST', '/api/routing/rules/items', { rule, comment });
-    if (res.unauthorized) return;
-    if (!res.ok) {
-      showProblems($('rule-problems'), res.error);
-      return;
-    }
+    const saved = await routingRules.answered(R.editing
+      ? api('PUT', `/api/routing/rules/items/${encodeURIComponent(R.editing)}`, { rule, comment })
+      : api('POST', '/api/routing/rules/items', { rule, comment }));
+    if (!saved) return;
     R.editing = str(rule.id);
     $('rule-editor-title').textContent = `Edit rule ${R.editing}`;
-    ruleStatus(`Saved as version ${str(res.data && res.data.version)}; in force now.`);
+    routingRules.say(`Saved as version ${str(saved.version)}; in force now.`);
     await loadRouting();
   }
 
@@ -880,53 +853,6 @@ import { screenSocket } from '../shared/socket.js';
     }
     if (R.editing === id) $('rule-editor').hidden = true;
     toast(`Rule ${id} removed (version ${str(res.data && res.data.version)}).`, 'info');
-    await loadRouting();
-  }
-
-  function renderVersions() {
-    const newest = R.versions.length ? Number(R.versions[0].version) : 0;
-    $('versions-empty').hidden = R.versions.length > 0;
-    $('versions-body').replaceChildren(...R.versions.map((v) => {
-      const version = Number(v.version);
-      return h('tr', { 'data-testid': 'version-row', 'data-version': version },
-        h('td', { class: 'num', text: str(v.version) }),
-        h('td', { title: when(v.created_at), text: shortWhen(v.created_at) }),
-        h('td', { text: str(v.author) }),
-        h('td', { text: str(v.comment) }),
-        h('td', { class: 'actions' },
-          h('button', {
-            type: 'button', class: 'btn btn-small', 'data-testid': 'version-show', text: 'Show',
-            on: { click: () => showVersion(version) },
-          }),
-          can('admin') && version !== newest ? h('button', {
-            type: 'button', class: 'btn btn-small', 'data-testid': 'version-rollback', text: 'Roll back',
-            'aria-label': `Roll back to version ${version}`,
-            on: { click: (e) => confirmThen(e.currentTarget, `Bring back ${version}?`, () => rollback(version)) },
-          }) : null));
-    }));
-  }
-
-  async function showVersion(version) {
-    const res = await api('GET', `/api/routing/rules/versions/${version}`);
-    if (res.unauthorized) return;
-    if (!res.ok) {
-      toast(res.error.message);
-      return;
-    }
-    const v = res.data || {};
-    $('version-view-title').textContent = `Version ${str(v.version)} by ${str(v.author)}, ${when(v.created_at)}`;
-    $('version-view-body').textContent = JSON.stringify(v.body, null, 2);
-    $('version-view').hidden = false;
-  }
-
-  async function rollback(version) {
-    const res = await api('POST', '/api/routing/rules/rollback', { version, comment: '' });
-    if (res.unauthorized) return;
-    if (!res.ok) {
-      toast(res.error.message);
-      return;
-    }
-    toast(`Version ${version} is back in force as version ${str(res.data && res.data.version)}.`, 'info');
     await loadRouting();
   }
 
@@ -1079,13 +1005,6 @@ import { screenSocket } from '../shared/socket.js';
   }
 
   // ---------------------------------------------------------------- Dialplan and Reports
-
-  /** What dialplan.js and reports.js get besides their panel. */
-  const kit = Object.freeze({
-    api, h, toast, query, showProblems, hideProblems, can,
-    user: () => session.user,
-    format: Object.freeze({ duration, percent, when, shortWhen, compact }),
-  });
 
   /** Load the tab's module the first time it opens and let it fill its panel. A module
    * that fails to load says so in its panel; the rest of the console carries on. */

@@ -6,6 +6,8 @@
  *   renderCallbacks(container, kit)      the list, filtered by state, source and queue,
  *                                         and one call-back's attempts
  *   renderCallbackRules(container, kit)  the rule document, its versions, the editor
+ *                                         (read, checked, saved and rolled back as the
+ *                                         routing rules are: ruledoc.js)
  * Each is called once per sign-in with its empty panel. Same rules as app.js: server data
  * only as text (never innerHTML), no inline styles or scripts.
  *
@@ -19,6 +21,7 @@ import { arr, confirmThen, duration, num, obj, str } from '../shared/dom.js';
 import {
   clock, resultLabel, resultTone, retryText, SOURCE_TEXT, STATE_TEXT,
 } from '../shared/callbacks.js';
+import { ruleDocument, versionsTable, versionViewer } from './ruledoc.js';
 
 const PAGE = 100;
 const REFRESH_MS = 30000;
@@ -282,15 +285,14 @@ function gradeOf(result) {
 // ==================================================================== Call-back rules
 
 export function renderCallbackRules(container, kit) {
-  const { h, api, toast, showProblems, hideProblems } = kit;
-  const { when, shortWhen } = kit.format;
+  const { h, hideProblems } = kit;
   const admin = kit.can('admin');
-  const R = { doc: null, versions: [], loadedText: '' };
+  const R = { doc: null, loadedText: '' };
 
   const meta = h('span', { class: 'section-meta', 'data-testid': 'cbrules-meta' });
   const reload = h('button', {
     type: 'button', class: 'btn btn-small', 'data-testid': 'cbrules-reload', text: 'Reload',
-    on: { click: () => load() },
+    on: { click: () => doc.load() },
   });
   const readonly = h('p', {
     class: 'section-intro', 'data-testid': 'cbrules-readonly', hidden: admin,
@@ -331,9 +333,7 @@ export function renderCallbackRules(container, kit) {
     class: 'empty-line', 'data-testid': 'cbrules-versions-empty', hidden: true,
     text: 'No saved version yet: the shipped rules are in force.',
   });
-  const viewTitle = h('h3', { class: 'box-title', 'data-testid': 'cbrules-version-view-title' });
-  const viewBody = h('pre', { class: 'json', 'data-testid': 'cbrules-version-view-body' });
-  const view = h('div', { class: 'box', 'data-testid': 'cbrules-version-view', hidden: true }, viewTitle, viewBody);
+  const viewer = versionViewer(h, 'cbrules-');
 
   container.replaceChildren(
     h('div', { class: 'section-head' },
@@ -349,47 +349,32 @@ export function renderCallbackRules(container, kit) {
       h('summary', { text: 'The whole document (JSON)' }),
       documentPre),
     h('div', { class: 'section-head' }, h('h2', { class: 'section-title', text: 'Versions' })),
-    h('div', { class: 'table-wrap' },
-      h('table', { class: 'data-table', 'data-testid': 'cbrules-versions' },
-        h('caption', { class: 'visually-hidden', text: 'Saved versions of the call-back rules, newest first' }),
-        h('thead', null, h('tr', null,
-          h('th', { scope: 'col', class: 'num', text: 'Version' }),
-          h('th', { scope: 'col', text: 'Saved' }),
-          h('th', { scope: 'col', text: 'By' }),
-          h('th', { scope: 'col', text: 'Comment' }),
-          h('th', { scope: 'col', text: 'Actions' }))),
-        versionsBody),
-      versionsEmpty),
-    view);
+    versionsTable(h, {
+      caption: 'Saved versions of the call-back rules, newest first',
+      testid: 'cbrules-versions', body: versionsBody, empty: versionsEmpty,
+    }),
+    viewer.box);
+
+  const doc = ruleDocument(kit, {
+    base: '/api/callbacks/rules',
+    prefix: 'cbrules-',
+    error,
+    versions: { body: versionsBody, empty: versionsEmpty },
+    viewer,
+    editor: { text, problems, status },
+    alive: () => summary.isConnected,
+    onDoc: (current) => {
+      R.doc = current;
+      renderCurrent();
+    },
+  });
 
   // ---------------------------------------------------------------- reading
 
   const bodyOf = () => (R.doc && obj(R.doc.body)) || {};
 
-  async function load() {
-    hideProblems(error);
-    const [current, versions] = await Promise.all([
-      api('GET', '/api/callbacks/rules'),
-      api('GET', '/api/callbacks/rules/versions'),
-    ]);
-    if (current.unauthorized || versions.unauthorized || !summary.isConnected) return;
-    if (!current.ok) showProblems(error, current.error);
-    else {
-      R.doc = obj(current.data);
-      renderCurrent();
-    }
-    if (versions.ok) {
-      R.versions = arr(versions.data).filter(obj);
-      renderVersions();
-    } else if (current.ok) showProblems(error, versions.error);
-  }
-
   function renderCurrent() {
-    const doc = R.doc || {};
-    meta.textContent = Number(doc.version) > 0
-      ? [`Version ${str(doc.version)}`, `by ${str(doc.author)}`, doc.created_at ? when(doc.created_at) : '',
-        doc.comment ? `\u201c${str(doc.comment)}\u201d` : ''].filter(Boolean).join(' \u00b7 ')
-      : 'The shipped rules (version 0)';
+    meta.textContent = doc.metaLine(R.doc);
     const body = bodyOf();
     const fact = (label, value, id) => h('div', { class: 'figure' },
       h('dt', { text: label }), h('dd', { 'data-testid': id ? `cbrules-${id}` : null, text: value }));
@@ -432,107 +417,30 @@ export function renderCallbackRules(container, kit) {
     return `${dayText} ${str(h_.from)}\u2013${str(h_.to)}${timezone ? ` (${str(timezone)})` : ''}`;
   }
 
-  function renderVersions() {
-    const newest = R.versions.length ? Number(R.versions[0].version) : 0;
-    versionsEmpty.hidden = R.versions.length > 0;
-    versionsBody.replaceChildren(...R.versions.map((v) => {
-      const version = Number(v.version);
-      return h('tr', { 'data-testid': 'cbrules-version-row', 'data-version': version },
-        h('td', { class: 'num', text: str(v.version) }),
-        h('td', { title: when(v.created_at), text: shortWhen(v.created_at) }),
-        h('td', { text: str(v.author) }),
-        h('td', { text: str(v.comment) }),
-        h('td', { class: 'actions' },
-          h('button', {
-            type: 'button', class: 'btn btn-small', 'data-testid': 'cbrules-version-show', text: 'Show',
-            'aria-label': `Show version ${version}`,
-            on: { click: () => showVersion(version) },
-          }),
-          admin && version !== newest ? h('button', {
-            type: 'button', class: 'btn btn-small', 'data-testid': 'cbrules-version-rollback', text: 'Roll back',
-            'aria-label': `Roll back to version ${version}`,
-            on: { click: (e) => confirmThen(e.currentTarget, `Bring back ${version}?`, () => rollback(version)) },
-          }) : null));
-    }));
-  }
-
-  async function showVersion(version) {
-    const res = await api('GET', `/api/callbacks/rules/versions/${version}`);
-    if (res.unauthorized) return;
-    if (!res.ok) {
-      toast(res.error.message);
-      return;
-    }
-    const v = obj(res.data) || {};
-    viewTitle.textContent = `Version ${str(v.version)} by ${str(v.author)}, ${when(v.created_at)}`;
-    viewBody.textContent = JSON.stringify(v.body, null, 2);
-    view.hidden = false;
-  }
-
   // ---------------------------------------------------------------- changing (admins)
 
-  function edited() {
-    hideProblems(problems);
-    status.hidden = true;
-    let rules;
-    try {
-      rules = JSON.parse(text.value);
-    } catch (err) {
-      showProblems(problems, { message: `Not valid JSON: ${err.message}` });
-      return null;
-    }
-    if (!obj(rules)) {
-      showProblems(problems, { message: 'The rules are one JSON object: {"offer_after_wait", "hours", "queues", …}.' });
-      return null;
-    }
-    return rules;
-  }
-
-  function say(sentence) {
-    status.textContent = sentence;
-    status.hidden = false;
-  }
+  const SHAPE = 'The rules are one JSON object: {"offer_after_wait", "hours", "queues", …}.';
 
   async function check() {
-    const rules = edited();
+    const rules = doc.edited(SHAPE);
     if (!rules) return;
-    const res = await api('POST', '/api/callbacks/rules/check', { rules, comment: '' });
-    if (res.unauthorized) return;
-    if (!res.ok) {
-      showProblems(problems, res.error);
-      return;
-    }
-    const d = obj(res.data) || {};
+    const d = await doc.check(rules);
+    if (!d) return;
     const queues = Array.isArray(d.queues) ? `in ${d.queues.map(str).join(', ')}` : 'in every queue';
-    say(`No problem found: call-backs are offered after ${str(d.offer_after_wait)} s of waiting, ${queues}.`);
+    doc.say(`No problem found: call-backs are offered after ${str(d.offer_after_wait)} s of waiting, ${queues}.`);
   }
 
   async function save(event) {
     event.preventDefault();
-    const rules = edited();
+    const rules = doc.edited(SHAPE);
     if (!rules) return;
-    const res = await api('PUT', '/api/callbacks/rules', { rules, comment: comment.value.trim() });
-    if (res.unauthorized) return;
-    if (!res.ok) {
-      showProblems(problems, res.error);
-      return;
-    }
+    const saved = await doc.save(rules, comment.value.trim());
+    if (!saved) return;
     comment.value = '';
-    await load();
+    await doc.load();
     fillEditor(true);
-    say(`Saved as version ${str(res.data && res.data.version)}; in force now.`);
+    doc.say(`Saved as version ${str(saved.version)}; in force now.`);
   }
 
-  async function rollback(version) {
-    const res = await api('POST', '/api/callbacks/rules/rollback', { version, comment: '' });
-    if (res.unauthorized) return;
-    if (!res.ok) {
-      toast(res.error.message);
-      return;
-    }
-    toast(`Version ${version} is back in force as version ${str(res.data && res.data.version)}.`, 'info');
-    await load();
-  }
-
-  return load();
+  return doc.load();
 }

@@ -15,9 +15,11 @@
  * .../versions/{n}, .../diff, POST .../check, PUT .../contexts/{c}, POST .../rollback).
  * Problems come as objects ({id, message, line, file?}); kit.api flattens them to strings,
  * so this module reads them from the response body (res.data.error.problems) itself.
+ * The versions table's markup is ruledoc.js's, shared with the rule documents' tabs.
  */
 
 import { arr, confirmThen, num, obj, str } from '../shared/dom.js';
+import { showButton, versionRow, versionsTable } from './ruledoc.js';
 
 const MAX_TEXT = 256 * 1024; // the API's limit on a context's text
 
@@ -184,17 +186,10 @@ export function renderDialplan(container, kit) {
     viewerPre);
   const versionsBox = h('section', { class: 'box dp-versions', 'data-testid': 'dialplan-versions' },
     h('h3', { class: 'box-title', text: 'Versions' }),
-    h('div', { class: 'table-wrap dp-versions-table' },
-      h('table', { class: 'data-table' },
-        h('caption', { class: 'visually-hidden', text: 'Saved versions of the context, newest first' }),
-        h('thead', null, h('tr', null,
-          h('th', { scope: 'col', class: 'num', text: 'Version' }),
-          h('th', { scope: 'col', text: 'Saved' }),
-          h('th', { scope: 'col', text: 'By' }),
-          h('th', { scope: 'col', text: 'Comment' }),
-          h('th', { scope: 'col', text: 'Actions' }))),
-        versionsBody),
-      versionsEmpty),
+    versionsTable(h, {
+      caption: 'Saved versions of the context, newest first',
+      wrapClass: 'table-wrap dp-versions-table', body: versionsBody, empty: versionsEmpty,
+    }),
     viewer);
 
   const workspace = h('div', { class: 'dp-workspace', 'data-testid': 'dialplan-workspace', hidden: true }, editor, versionsBox);
@@ -645,17 +640,14 @@ export function renderDialplan(container, kit) {
     versionsBody.replaceChildren(...D.versions.map((v) => {
       const version = Number(v.version);
       const current = version === newest;
-      return h('tr', { 'data-testid': 'dialplan-version-row', 'data-version': version, 'data-current': current ? 'true' : null },
-        h('td', { class: 'num' }, h('span', { text: str(v.version) }),
-          current ? h('span', { class: 'chip chip-good', 'data-testid': 'dialplan-version-current', text: 'in force' }) : null),
-        h('td', { title: when(v.saved_at), text: shortWhen(v.saved_at) }),
-        h('td', { text: str(v.author) }),
-        h('td', { text: str(v.comment) }),
-        h('td', { class: 'actions' },
-          h('button', {
-            type: 'button', class: 'btn btn-small', 'data-testid': 'dialplan-version-show', text: 'Show',
-            'aria-label': `Show version ${version}`, on: { click: () => showVersion(version) },
-          }),
+      return versionRow(kit, v, {
+        testid: 'dialplan-version-row',
+        savedAt: v.saved_at,
+        attrs: { 'data-current': current ? 'true' : null },
+        number: [h('span', { text: str(v.version) }),
+          current ? h('span', { class: 'chip chip-good', 'data-testid': 'dialplan-version-current', text: 'in force' }) : null],
+        actions: [
+          showButton(h, 'dialplan-version-show', version, showVersion),
           current ? null : h('button', {
             type: 'button', class: 'btn btn-small', 'data-testid': 'dialplan-version-diff', text: 'Diff against current',
             'aria-label': `Diff version ${version} against version ${newest}`,
@@ -665,7 +657,9 @@ export function renderDialplan(container, kit) {
             type: 'button', class: 'btn btn-small btn-danger', 'data-testid': 'dialplan-version-rollback', text: 'Roll back to this',
             'aria-label': `Roll back to version ${version}`,
             on: { click: (e) => confirmThen(e.currentTarget, `Really bring back ${version}?`, () => rollback(version)) },
-          })));
+          }),
+        ],
+      });
     }));
     for (const button of versionsBody.querySelectorAll('button')) button.disabled = D.busy;
   }
