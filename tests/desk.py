@@ -132,6 +132,19 @@ async def add_people(runtime: Runtime) -> None:
     runtime.routing.load_profiles(await agent_profiles(sessionmaker))
 
 
+async def add_admin(runtime: Runtime) -> None:
+    """An admin ``ada`` with no phone, for the console's admin-only pages."""
+    await create_user(
+        runtime.sessionmaker,
+        username="ada",
+        password=PASSWORDS["ada"],
+        role="admin",
+        display_name="Ada",
+        agent_interface=None,
+        passwords=Passwords.fast(),
+    )
+
+
 @asynccontextmanager
 async def running_desk(
     settings: Settings, *, speed: float = 20.0, sim: PbxSimulator | None = None

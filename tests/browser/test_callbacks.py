@@ -14,13 +14,11 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, Response, expect
 
-from cti.auth.passwords import Passwords
-from cti.auth.service import create_user
 from cti.pbxsim import Callee
 from cti.store.callbacks import CallbackRepository, NewCallback
 from tests.browser import test_console, test_desktop
 from tests.browser.test_desktop import PROBLEMS, logged_in
-from tests.desk import IVAN, PASSWORDS, Desk
+from tests.desk import IVAN, PASSWORDS, Desk, add_admin
 
 pytestmark = pytest.mark.browser
 
@@ -216,15 +214,7 @@ async def test_the_call_back_panel_lists_takes_and_closes_call_backs(
 async def test_an_admin_sees_a_call_back_history_and_edits_the_call_back_rules(
     browser: Browser, desk: Desk
 ) -> None:
-    await create_user(
-        desk.runtime.sessionmaker,
-        username="ada",
-        password=PASSWORDS["ada"],
-        role="admin",
-        display_name="Ada",
-        agent_interface=None,
-        passwords=Passwords.fast(),
-    )
+    await add_admin(desk.runtime)
     store = CallbackRepository(desk.runtime.sessionmaker)
     owed = await store.owe(  # a caller who hung up: people call back, not the scheduler
         NewCallback(number=IVAN, queue="sales", place=time.time() - 900, source="abandoned")

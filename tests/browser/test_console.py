@@ -8,10 +8,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
-from cti.auth.passwords import Passwords
-from cti.auth.service import create_user
 from tests.browser import test_desktop as desktop
-from tests.desk import IVAN, PASSWORDS, Desk
+from tests.desk import IVAN, PASSWORDS, Desk, add_admin
 
 pytestmark = pytest.mark.browser
 
@@ -128,15 +126,7 @@ async def test_a_supervisor_simulates_where_a_call_would_go(browser: Browser, de
 
 
 async def test_an_admin_reads_the_audit_log_and_checks_a_rule(browser: Browser, desk: Desk) -> None:
-    await create_user(
-        desk.runtime.sessionmaker,
-        username="ada",
-        password=PASSWORDS["ada"],
-        role="admin",
-        display_name="Ada",
-        agent_interface=None,
-        passwords=Passwords.fast(),
-    )
+    await add_admin(desk.runtime)
     async with httpx.AsyncClient(base_url=desk.base) as client:
         paused = await client.post(
             "/api/agents/alice/pause",

@@ -19,13 +19,11 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from cti.auth.passwords import Passwords
-from cti.auth.service import create_user
 from cti.dialplan.render import context_text
 from cti.pbxsim import PbxConfig, PbxSimulator
 from tests.browser import test_console as console_tests
 from tests.browser import test_desktop as desktop
-from tests.desk import AMI_SECRET, PASSWORDS, Desk, desk_settings, running_desk
+from tests.desk import AMI_SECRET, PASSWORDS, Desk, add_admin, desk_settings, running_desk
 
 pytestmark = pytest.mark.browser
 
@@ -92,15 +90,7 @@ async def plan(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Plan]:
     settings.dialplan.extensions_conf = ROOT / "asterisk-conf" / "extensions.conf"
     try:
         async with running_desk(settings, sim=sim) as desk:
-            await create_user(
-                desk.runtime.sessionmaker,
-                username="ada",
-                password=PASSWORDS["ada"],
-                role="admin",
-                display_name="Ada",
-                agent_interface=None,
-                passwords=Passwords.fast(),
-            )
+            await add_admin(desk.runtime)
             yield Plan(desk, sim, folder, await desk.token("ada"))
     finally:
         await sim.close()
